@@ -1,0 +1,698 @@
+//! Feed documents: parses RSS 0.9x/1.0/2.0, Atom and JSON Feed with feed-rs
+//! and normalizes entries into [`Item`]s (plain text, canonical link, UTC
+//! date, deterministic identity and story keys). Also reads and writes OPML
+//! feed lists. Pure: no I/O.
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::config::FeedSpec;
+use crate::rules::text;
+
+/// What feed-rs's id generator returns for an entry without an id, so that
+/// normalization can pick a deterministic identity itself (feed-rs's own
+/// fallback is a random UUID, which would re-alert the entry on every poll).
+const NO_ID: &str = "\u{0}newshound:no-id";
+
+/// Longest title kept, in bytes.
+const MAX_TITLE: usize = 2 * 1024;
+/// Longest summary or content kept, in bytes.
+const MAX_TEXT: usize = 64 * 1024;
+/// Most items taken from one document; a feed with more is cut, newest
+/// first as the feed orders them.
+pub const MAX_ITEMS: usize = 5_000;
+
+/// A normalized feed entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// Identity within its feed: `g:` GUID, else `l:` canonical link, else
+    /// `h:` hash of title and summary.
+    pub key: String,
+    pub title: String,
+    pub summary: String,
+    pub content: String,
+    pub link: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub lang: Option<String>,
+    pub tags: Vec<String>,
+    pub authors: Vec<String>,
+}
+
+impl Item {
+    /// Keys that identify the story across feeds: its canonical link and, for
+    /// titles long enough to be distinctive, its normalized title. An alert
+    /// is raised once per story and watchlist.
+    pub fn story_keys(&self) -> Vec<String> {
+        let mut keys = Vec::with_capacity(2);
+        if let Some(link) = &self.link {
+            if let Some(k) = link_story_key(link) {
+                keys.push(k);
+            }
+        }
+        if let Some(k) = title_story_key(&self.title) {
+            keys.push(k);
+        }
+        if keys.is_empty() {
+            keys.push(format!("i:{}", self.key));
+        }
+        keys
+    }
+}
+
+/// A parsed document.
+#[derive(Debug, Clone, Default)]
+pub struct ParsedFeed {
+    pub title: Option<String>,
+    pub language: Option<String>,
+    /// RSS `<ttl>`, minutes.
+    pub ttl: Option<u32>,
+    pub items: Vec<Item>,
+    /// How many entries were dropped beyond [`MAX_ITEMS`].
+    pub truncated: usize,
+}
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum FeedError {
+    #[error("empty document")]
+    Empty,
+    #[error("not a feed: an HTML page")]
+    Html,
+    #[error("not a feed: no RSS, Atom or JSON Feed root")]
+    NotAFeed,
+    #[error("malformed feed: {0}")]
+    Malformed(String),
+    #[error("undecodable text: {0}")]
+    Encoding(String),
+}
+
+impl FeedError {
+    /// A short stable name for logs and the database.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FeedError::Empty => "empty",
+            FeedError::Html => "html",
+            FeedError::NotAFeed => "not_a_feed",
+            FeedError::Malformed(_) => "malformed",
+            FeedError::Encoding(_) => "encoding",
+        }
+    }
+}
+
+fn looks_like_html(body: &[u8]) -> bool {
+    let head = &body[..body.len().min(2048)];
+    let lower = String::from_utf8_lossy(head).to_ascii_lowercase();
+    lower.contains("<!doctype html") || lower.contains("<html")
+}
+
+/// Parses a feed document fetched from `feed_url`. `default_lang` is the
+/// language configured for the feed.
+pub fn parse(
+    body: &[u8],
+    feed_url: &str,
+    default_lang: Option<&str>,
+) -> Result<ParsedFeed, FeedError> {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(FeedError::Empty);
+    }
+    let parser = feed_rs::parser::Builder::new()
+        .base_uri(Some(feed_url))
+        .id_generator(|_, _, _| NO_ID.to_string())
+        .build();
+    let feed = parser.parse(body).map_err(|e| classify(e, body))?;
+    let base = Url::parse(feed_url).ok();
+    let feed_lang = feed.language.as_deref().map(normalize_lang);
+    let lang = default_lang.map(str::to_string).or(feed_lang.clone());
+    let total = feed.entries.len();
+    let items = feed
+        .entries
+        .into_iter()
+        .take(MAX_ITEMS)
+        .map(|e| normalize_entry(e, base.as_ref(), lang.as_deref()))
+        .collect();
+    Ok(ParsedFeed {
+        title: feed
+            .title
+            .map(|t| clip(html_to_text(&t.content), MAX_TITLE)),
+        language: feed_lang,
+        ttl: feed.ttl,
+        items,
+        truncated: total.saturating_sub(MAX_ITEMS),
+    })
+}
+
+fn classify(e: feed_rs::parser::ParseFeedError, body: &[u8]) -> FeedError {
+    use feed_rs::parser::{ParseErrorKind, ParseFeedError as P};
+    match e {
+        P::ParseError(ParseErrorKind::NoFeedRoot) => {
+            if looks_like_html(body) {
+                FeedError::Html
+            } else {
+                FeedError::NotAFeed
+            }
+        }
+        P::XmlReader(x) => {
+            let msg = x.to_string();
+            if msg.to_ascii_lowercase().contains("encoding") || msg.contains("utf") {
+                FeedError::Encoding(msg)
+            } else if looks_like_html(body) {
+                FeedError::Html
+            } else {
+                FeedError::Malformed(msg)
+            }
+        }
+        other => {
+            if looks_like_html(body) {
+                FeedError::Html
+            } else {
+                FeedError::Malformed(other.to_string())
+            }
+        }
+    }
+}
+
+fn normalize_lang(s: &str) -> String {
+    s.trim().replace('_', "-").to_ascii_lowercase()
+}
+
+fn clip(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
+fn normalize_entry(e: feed_rs::model::Entry, base: Option<&Url>, lang: Option<&str>) -> Item {
+    let title = e
+        .title
+        .map(|t| clip(html_to_text(&t.content), MAX_TITLE))
+        .unwrap_or_default();
+    let summary = e
+        .summary
+        .map(|t| clip(html_to_text(&t.content), MAX_TEXT))
+        .unwrap_or_default();
+    let content = e
+        .content
+        .and_then(|c| c.body)
+        .map(|b| clip(html_to_text(&b), MAX_TEXT))
+        .unwrap_or_default();
+    let link = e
+        .links
+        .iter()
+        .filter(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+        .chain(e.links.iter())
+        .find_map(|l| canonical_url(&l.href, base));
+    let guid = e.id.trim();
+    let key = if !guid.is_empty() && e.id != NO_ID {
+        bounded_key("g", guid)
+    } else if let Some(l) = &link {
+        bounded_key("l", l)
+    } else {
+        format!(
+            "h:{}",
+            hex_digest(&[title.as_bytes(), b"\n", summary.as_bytes()])
+        )
+    };
+    let mut tags: Vec<String> = e
+        .categories
+        .iter()
+        .map(|c| {
+            c.label
+                .clone()
+                .unwrap_or_else(|| c.term.clone())
+                .trim()
+                .to_string()
+        })
+        .filter(|t| !t.is_empty())
+        .collect();
+    tags.dedup();
+    Item {
+        key,
+        title,
+        summary,
+        content,
+        link,
+        published: e.published.or(e.updated),
+        lang: e
+            .language
+            .as_deref()
+            .map(normalize_lang)
+            .or(lang.map(str::to_string)),
+        tags,
+        authors: e
+            .authors
+            .into_iter()
+            .filter_map(|a| a.name)
+            .filter(|n| !n.is_empty())
+            .collect(),
+    }
+}
+
+fn bounded_key(prefix: &str, v: &str) -> String {
+    if v.len() <= 512 {
+        format!("{prefix}:{v}")
+    } else {
+        format!("{prefix}#{}", hex_digest(&[v.as_bytes()]))
+    }
+}
+
+fn hex_digest(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Query parameters that only track the reader; they are dropped from
+/// canonical links.
+fn is_tracking_param(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.starts_with("utm_")
+        || matches!(
+            n.as_str(),
+            "fbclid"
+                | "gclid"
+                | "dclid"
+                | "msclkid"
+                | "yclid"
+                | "igshid"
+                | "mc_cid"
+                | "mc_eid"
+                | "_ga"
+                | "ref_src"
+                | "ocid"
+                | "cmpid"
+                | "at_medium"
+                | "at_campaign"
+                | "smid"
+                | "ito"
+        )
+}
+
+/// The canonical form of a link: absolute (resolved against `base`), http or
+/// https, without fragment and tracking parameters.
+pub fn canonical_url(link: &str, base: Option<&Url>) -> Option<String> {
+    let link = link.trim();
+    if link.is_empty() {
+        return None;
+    }
+    let mut u = match base {
+        Some(b) => b.join(link).ok()?,
+        None => Url::parse(link).ok()?,
+    };
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+        return None;
+    }
+    u.set_fragment(None);
+    if u.query().is_some() {
+        let kept: Vec<(String, String)> = u
+            .query_pairs()
+            .filter(|(k, _)| !is_tracking_param(k))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if kept.is_empty() {
+            u.set_query(None);
+        } else {
+            u.query_pairs_mut().clear().extend_pairs(kept);
+        }
+    }
+    Some(u.to_string())
+}
+
+fn link_story_key(link: &str) -> Option<String> {
+    let u = Url::parse(link).ok()?;
+    let host = u.host_str()?.trim_start_matches("www.");
+    let path = u.path().trim_end_matches('/');
+    Some(match u.query() {
+        Some(q) => format!("u:{host}{path}?{q}"),
+        None => format!("u:{host}{path}"),
+    })
+}
+
+/// Fewest words a title needs to identify a story on its own.
+const TITLE_KEY_MIN_WORDS: usize = 5;
+
+fn title_story_key(title: &str) -> Option<String> {
+    // Aggregators append " - Publisher"; the story is the same without it.
+    let t = match title.rsplit_once(" - ") {
+        Some((head, tail)) if tail.split_whitespace().count() <= 4 && !head.trim().is_empty() => {
+            head
+        }
+        _ => title,
+    };
+    let n = text::normalize(t);
+    if n.len() < TITLE_KEY_MIN_WORDS {
+        return None;
+    }
+    Some(format!("t:{}", hex_digest(&[n.norm.trim().as_bytes()])))
+}
+
+fn is_block_tag(name: &str) -> bool {
+    matches!(
+        name,
+        "p" | "br"
+            | "div"
+            | "li"
+            | "ul"
+            | "ol"
+            | "tr"
+            | "td"
+            | "th"
+            | "table"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "blockquote"
+            | "section"
+            | "article"
+            | "header"
+            | "footer"
+            | "hr"
+            | "figure"
+            | "figcaption"
+            | "pre"
+            | "dd"
+            | "dt"
+    )
+}
+
+/// Plain text of an HTML fragment: tags, comments, scripts and styles
+/// removed, entities decoded, whitespace collapsed.
+pub fn html_to_text(s: &str) -> String {
+    if !s.contains(['<', '&']) {
+        return collapse_ws(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(lt) = rest.find('<') {
+        out.push_str(&rest[..lt]);
+        let tag = &rest[lt..];
+        let next = tag[1..].chars().next();
+        if !next.is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!' || c == '?') {
+            out.push('<');
+            rest = &tag[1..];
+            continue;
+        }
+        if let Some(body) = tag.strip_prefix("<!--") {
+            rest = body.find("-->").map_or("", |i| &body[i + 3..]);
+            out.push(' ');
+            continue;
+        }
+        let Some(gt) = tag.find('>') else {
+            // An unclosed tag at the end: drop it.
+            rest = "";
+            break;
+        };
+        let inner = &tag[1..gt];
+        let name: String = inner
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        rest = &tag[gt + 1..];
+        if (name == "script" || name == "style") && !inner.starts_with('/') {
+            let close = format!("</{name}");
+            rest = find_ci(rest, &close).map_or("", |i| {
+                let after = &rest[i..];
+                after.find('>').map_or("", |j| &after[j + 1..])
+            });
+            out.push(' ');
+        } else if is_block_tag(&name) {
+            out.push(' ');
+        }
+    }
+    out.push_str(rest);
+    collapse_ws(&html_escape::decode_html_entities(&out))
+}
+
+fn find_ci(hay: &str, needle: &str) -> Option<usize> {
+    let n = needle.len();
+    hay.as_bytes()
+        .windows(n)
+        .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+fn collapse_ws(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for w in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
+}
+
+/// Reads feeds from an OPML document (outlines with `xmlUrl`, nested
+/// outlines' titles become tags).
+pub fn parse_opml(xml: &str) -> Result<Vec<FeedSpec>, String> {
+    let doc = opml::OPML::from_str(xml).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    fn walk(outlines: &[opml::Outline], tags: &[String], out: &mut Vec<FeedSpec>) {
+        for o in outlines {
+            let label = o.title.clone().unwrap_or_else(|| o.text.clone());
+            if let Some(url) = &o.xml_url {
+                out.push(FeedSpec {
+                    url: url.trim().to_string(),
+                    name: label.trim().to_string(),
+                    lang: o
+                        .language
+                        .clone()
+                        .map(|l| normalize_lang(&l))
+                        .filter(|l| !l.is_empty()),
+                    interval: None,
+                    tags: tags.to_vec(),
+                });
+            }
+            if !o.outlines.is_empty() {
+                let mut t = tags.to_vec();
+                if !label.trim().is_empty() {
+                    t.push(label.trim().to_string());
+                }
+                walk(&o.outlines, &t, out);
+            }
+        }
+    }
+    walk(&doc.body.outlines, &[], &mut out);
+    Ok(out)
+}
+
+/// Writes feeds as an OPML document, one outline per feed, grouped under
+/// their first tag.
+pub fn to_opml(feeds: &[FeedSpec]) -> Result<String, String> {
+    let mut doc = opml::OPML {
+        head: Some(opml::Head {
+            title: Some("newshound feeds".to_string()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    for f in feeds {
+        let outline = opml::Outline {
+            text: f.name.clone(),
+            title: Some(f.name.clone()),
+            r#type: Some("rss".to_string()),
+            xml_url: Some(f.url.clone()),
+            language: f.lang.clone(),
+            ..Default::default()
+        };
+        match f.tags.first() {
+            Some(tag) => {
+                let group = match doc
+                    .body
+                    .outlines
+                    .iter()
+                    .position(|o| o.xml_url.is_none() && &o.text == tag)
+                {
+                    Some(i) => i,
+                    None => {
+                        doc.body.outlines.push(opml::Outline {
+                            text: tag.clone(),
+                            ..Default::default()
+                        });
+                        doc.body.outlines.len() - 1
+                    }
+                };
+                doc.body.outlines[group].outlines.push(outline);
+            }
+            None => doc.body.outlines.push(outline),
+        }
+    }
+    doc.to_string().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Wire &amp; Co</title><ttl>30</ttl><language>en-US</language>
+<item><title>Witkoff &amp; Dmitriev draft &lt;b&gt;28-point&lt;/b&gt; plan</title>
+<link>https://example.com/a?utm_source=rss&amp;id=7#top</link><guid>tag:example.com,2025:1</guid>
+<description><![CDATA[<p>The plan&nbsp;was <b>drafted</b> in Miami.</p><script>x()</script>]]></description>
+<pubDate>Thu, 20 Nov 2025 10:00:00 +0200</pubDate><category>World</category></item>
+<item><title>No guid here</title><link>/relative/path</link></item>
+<item><title>Neither guid nor link</title><description>body</description></item>
+</channel></rss>"#;
+
+    #[test]
+    fn rss_items_are_normalized() {
+        let f = parse(RSS.as_bytes(), "https://example.com/feed.xml", None).unwrap();
+        assert_eq!(f.title.as_deref(), Some("Wire & Co"));
+        assert_eq!(f.ttl, Some(30));
+        assert_eq!(f.items.len(), 3);
+        let a = &f.items[0];
+        assert_eq!(a.key, "g:tag:example.com,2025:1");
+        assert_eq!(a.title, "Witkoff & Dmitriev draft 28-point plan");
+        assert_eq!(a.summary, "The plan was drafted in Miami.");
+        assert_eq!(a.link.as_deref(), Some("https://example.com/a?id=7"));
+        assert_eq!(
+            a.published.unwrap().to_rfc3339(),
+            "2025-11-20T08:00:00+00:00"
+        );
+        assert_eq!(a.lang.as_deref(), Some("en-us"));
+        assert_eq!(a.tags, ["World"]);
+        let b = &f.items[1];
+        assert_eq!(b.key, "l:https://example.com/relative/path");
+        let c = &f.items[2];
+        assert!(c.key.starts_with("h:") && c.key.len() == 34, "{}", c.key);
+    }
+
+    #[test]
+    fn identity_is_deterministic() {
+        let a = parse(RSS.as_bytes(), "https://example.com/feed.xml", None).unwrap();
+        let b = parse(RSS.as_bytes(), "https://example.com/feed.xml", None).unwrap();
+        let ka: Vec<&str> = a.items.iter().map(|i| i.key.as_str()).collect();
+        let kb: Vec<&str> = b.items.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(ka, kb);
+    }
+
+    #[test]
+    fn atom_and_json_feed() {
+        let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><id>urn:a</id>
+<entry><id>urn:e1</id><title type="html">Zelensky &lt;i&gt;in&lt;/i&gt; Geneva</title>
+<link rel="alternate" href="https://ex.org/e1"/><updated>2025-11-23T09:00:00Z</updated>
+<summary>Talks</summary></entry></feed>"#;
+        let f = parse(atom.as_bytes(), "https://ex.org/atom", Some("en")).unwrap();
+        assert_eq!(f.items[0].title, "Zelensky in Geneva");
+        assert_eq!(f.items[0].key, "g:urn:e1");
+        assert_eq!(f.items[0].lang.as_deref(), Some("en"));
+        let json = r#"{"version":"https://jsonfeed.org/version/1.1","title":"J","items":[
+{"id":"1","title":"Umerov in Abu Dhabi","url":"https://j.example/1","content_html":"<p>Talks</p>","date_published":"2025-11-25T10:00:00Z"}]}"#;
+        let f = parse(json.as_bytes(), "https://j.example/feed.json", None).unwrap();
+        assert_eq!(f.items[0].content, "Talks");
+        assert_eq!(f.items[0].key, "g:1");
+    }
+
+    #[test]
+    fn errors_are_classified() {
+        let html = b"<!DOCTYPE html><html><body>Not here</body></html>";
+        assert_eq!(
+            parse(html, "https://x.test/", None).unwrap_err(),
+            FeedError::Html
+        );
+        assert_eq!(
+            parse(b"   \n", "https://x.test/", None).unwrap_err(),
+            FeedError::Empty
+        );
+        assert_eq!(
+            parse(b"<foo/>", "https://x.test/", None).unwrap_err(),
+            FeedError::NotAFeed
+        );
+        assert!(matches!(
+            parse(
+                b"<rss version=\"2.0\"><channel><item><title>x</tit",
+                "https://x.test/",
+                None
+            )
+            .unwrap_err(),
+            FeedError::Malformed(_) | FeedError::NotAFeed
+        ));
+    }
+
+    #[test]
+    fn html_is_stripped() {
+        let cases = [
+            ("a <b>bold</b> move", "a bold move"),
+            ("x<br/>y", "x y"),
+            ("<p>one</p><p>two</p>", "one two"),
+            ("1 < 2 &amp; 3 > 2", "1 < 2 & 3 > 2"),
+            ("<!-- hidden -->shown", "shown"),
+            (
+                "<style>p{}</style>text<SCRIPT>bad()</SCRIPT> end",
+                "text end",
+            ),
+            ("caf&eacute; &#x41;&#66;", "café AB"),
+            ("unclosed <a href=", "unclosed"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(html_to_text(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn canonical_links_and_story_keys() {
+        assert_eq!(
+            canonical_url("https://WWW.Example.com/x/?utm_campaign=a&fbclid=b#c", None).as_deref(),
+            Some("https://www.example.com/x/")
+        );
+        assert_eq!(canonical_url("mailto:a@b.c", None), None);
+        let mk = |title: &str, link: Option<&str>| Item {
+            key: "g:1".into(),
+            title: title.into(),
+            summary: String::new(),
+            content: String::new(),
+            link: link.map(str::to_string),
+            published: None,
+            lang: None,
+            tags: vec![],
+            authors: vec![],
+        };
+        let a = mk(
+            "US and Ukraine hold talks in Geneva on peace plan - Reuters",
+            Some("https://www.reuters.com/x/"),
+        );
+        let b = mk(
+            "US and Ukraine hold talks in Geneva on peace plan",
+            Some("https://reuters.com/x"),
+        );
+        assert_eq!(a.story_keys(), b.story_keys());
+        assert_eq!(mk("Live updates", None).story_keys(), ["i:g:1"]);
+    }
+
+    #[test]
+    fn opml_round_trip() {
+        let feeds = vec![
+            FeedSpec {
+                url: "https://a.example/rss".into(),
+                name: "A".into(),
+                lang: Some("uk".into()),
+                interval: None,
+                tags: vec!["wire".into()],
+            },
+            FeedSpec {
+                url: "https://b.example/atom".into(),
+                name: "B".into(),
+                lang: None,
+                interval: None,
+                tags: vec![],
+            },
+        ];
+        let xml = to_opml(&feeds).unwrap();
+        let back = parse_opml(&xml).unwrap();
+        assert_eq!(back, feeds);
+    }
+}

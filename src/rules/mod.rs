@@ -1,0 +1,589 @@
+//! Watchlists: compiles rule queries into one matcher, matches documents and
+//! explains every match. Pure: no I/O (the `config` module reads the files).
+//!
+//! Matching runs in two steps, after Lucene Monitor's presearcher: every rule
+//! is reduced to a set of literal words of which at least one must occur in
+//! the item; one Aho-Corasick pass over the item's normalized text finds the
+//! rules whose literals occur, and only those rules are evaluated in full.
+
+pub mod eval;
+pub mod query;
+pub mod text;
+
+use std::collections::{BTreeSet, HashMap};
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use serde::Serialize;
+
+pub use eval::{DocFields, Document, RawHit};
+pub use query::{Aliases, Field, FieldSet, Node, Pat, QueryError};
+
+/// How urgent a watchlist's (or rule's) alerts are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    #[default]
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s {
+            "low" => Some(Severity::Low),
+            "medium" => Some(Severity::Medium),
+            "high" => Some(Severity::High),
+            "critical" => Some(Severity::Critical),
+            _ => None,
+        }
+    }
+}
+
+/// One rule of a watchlist, as written.
+#[derive(Debug, Clone)]
+pub struct RuleDef {
+    pub id: String,
+    pub query: String,
+    pub severity: Option<Severity>,
+}
+
+/// A watchlist as written, already checked for its shape by `config`.
+#[derive(Debug, Clone, Default)]
+pub struct WatchlistDef {
+    pub name: String,
+    pub description: String,
+    pub severity: Severity,
+    pub sinks: Vec<String>,
+    pub rules: Vec<RuleDef>,
+    pub exclude: Vec<String>,
+    /// Aliases defined in the watchlist itself; they take precedence over
+    /// shared ones of the same name.
+    pub aliases: Vec<(String, Vec<String>)>,
+    /// A hash of everything the watchlist was compiled from.
+    pub version: String,
+}
+
+/// Where in a watchlist a query error sits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Rule(usize),
+    Exclude(usize),
+    Alias { name: String, entry: usize },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileError {
+    pub location: Location,
+    pub error: QueryError,
+}
+
+/// Parses alias definitions. Each entry is a query of its own (a term, a
+/// phrase, a prefix...); the alias matches when any entry does. Aliases do not
+/// refer to other aliases.
+pub fn compile_aliases(defs: &[(String, Vec<String>)]) -> Result<Aliases, Vec<CompileError>> {
+    let empty = Aliases::new();
+    let mut out = Aliases::new();
+    let mut errors = Vec::new();
+    for (name, entries) in defs {
+        let mut nodes = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            match query::parse(e, &empty) {
+                Ok(n) => nodes.push(n),
+                Err(error) => errors.push(CompileError {
+                    location: Location::Alias {
+                        name: name.clone(),
+                        entry: i,
+                    },
+                    error,
+                }),
+            }
+        }
+        let node = if nodes.len() == 1 {
+            nodes.remove(0)
+        } else {
+            Node::Or(nodes)
+        };
+        out.insert(name.clone(), node);
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    pub id: String,
+    pub severity: Option<Severity>,
+    pub node: Node,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledWatchlist {
+    pub name: String,
+    pub description: String,
+    pub severity: Severity,
+    pub sinks: Vec<String>,
+    pub version: String,
+    pub rules: Vec<CompiledRule>,
+    pub exclude: Vec<Node>,
+}
+
+/// Compiles a watchlist against the shared aliases. Every error is reported,
+/// not only the first.
+pub fn compile_watchlist(
+    def: &WatchlistDef,
+    shared: &Aliases,
+) -> Result<CompiledWatchlist, Vec<CompileError>> {
+    let mut errors = Vec::new();
+    let mut aliases = shared.clone();
+    match compile_aliases(&def.aliases) {
+        Ok(own) => aliases.extend(own),
+        Err(e) => errors.extend(e),
+    }
+    let mut rules = Vec::new();
+    for (i, r) in def.rules.iter().enumerate() {
+        match query::parse(&r.query, &aliases) {
+            Ok(node) => rules.push(CompiledRule {
+                id: r.id.clone(),
+                severity: r.severity,
+                node,
+            }),
+            Err(error) => errors.push(CompileError {
+                location: Location::Rule(i),
+                error,
+            }),
+        }
+    }
+    let mut exclude = Vec::new();
+    for (i, q) in def.exclude.iter().enumerate() {
+        match query::parse(q, &aliases) {
+            Ok(node) => exclude.push(node),
+            Err(error) => errors.push(CompileError {
+                location: Location::Exclude(i),
+                error,
+            }),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(CompiledWatchlist {
+        name: def.name.clone(),
+        description: def.description.clone(),
+        severity: def.severity,
+        sinks: def.sinks.clone(),
+        version: def.version.clone(),
+        rules,
+        exclude,
+    })
+}
+
+/// A matched term: the term as written in the rule, the field, and the
+/// matched text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TermHit {
+    pub term: String,
+    pub field: Field,
+    pub text: String,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Serialize for Field {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// Why an item matched a watchlist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WatchlistMatch {
+    pub watchlist: String,
+    pub version: String,
+    pub severity: Severity,
+    pub rules: Vec<String>,
+    pub terms: Vec<TermHit>,
+    pub snippet: String,
+}
+
+/// Literal patterns, searched in the space-delimited normalized text, of
+/// which at least one occurs whenever the node matches. `None`: no such set
+/// (the node must always be evaluated).
+fn required_literals(node: &Node) -> Option<Vec<String>> {
+    match node {
+        Node::Seq { pats, .. } => {
+            if pats.iter().all(|p| matches!(p, Pat::Exact(_))) {
+                let words: Vec<&str> = pats
+                    .iter()
+                    .filter_map(|p| match p {
+                        Pat::Exact(w) => Some(w.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                return Some(vec![format!(" {} ", words.join(" "))]);
+            }
+            let best = pats
+                .iter()
+                .filter_map(|p| match p {
+                    Pat::Exact(w) => Some(format!(" {w} ")),
+                    Pat::Prefix(w) => Some(format!(" {w}")),
+                    Pat::Fuzzy(_) => None,
+                })
+                .max_by_key(|s| s.len());
+            if let Some(b) = best {
+                return Some(vec![b]);
+            }
+            pats.iter().find_map(|p| match p {
+                Pat::Fuzzy(w) => {
+                    let chars: Vec<char> = w.chars().collect();
+                    let half = chars.len() / 2;
+                    let first: String = chars[..half].iter().collect();
+                    let second: String = chars[half..].iter().collect();
+                    Some(vec![format!(" {first}"), format!("{second} ")])
+                }
+                _ => None,
+            })
+        }
+        Node::Regex { .. } | Node::Not(_) => None,
+        Node::Or(items) => {
+            let mut all = Vec::new();
+            for i in items {
+                all.extend(required_literals(i)?);
+            }
+            Some(all)
+        }
+        Node::And(items) => best_of(items.iter()),
+        Node::Near { a, b, .. } => best_of([a.as_ref(), b.as_ref()].into_iter()),
+    }
+}
+
+/// The most selective literal set among nodes that must all match: fewest
+/// patterns, then longest shortest pattern.
+fn best_of<'a>(nodes: impl Iterator<Item = &'a Node>) -> Option<Vec<String>> {
+    nodes.filter_map(required_literals).min_by_key(|set| {
+        let shortest = set.iter().map(String::len).min().unwrap_or(0);
+        (set.len(), usize::MAX - shortest)
+    })
+}
+
+/// All watchlists compiled into one matcher.
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    watchlists: Vec<CompiledWatchlist>,
+    /// (watchlist, rule) of every rule, by global rule number.
+    rule_loc: Vec<(u32, u32)>,
+    ac: Option<AhoCorasick>,
+    /// Global rule numbers, by pattern number.
+    pattern_rules: Vec<Vec<u32>>,
+    /// Rules that have no required literals and are always evaluated.
+    always: Vec<u32>,
+}
+
+impl Matcher {
+    pub fn new(watchlists: Vec<CompiledWatchlist>) -> Matcher {
+        let mut rule_loc = Vec::new();
+        let mut patterns: Vec<String> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut pattern_rules: Vec<Vec<u32>> = Vec::new();
+        let mut always = Vec::new();
+        for (w, wl) in watchlists.iter().enumerate() {
+            for (r, rule) in wl.rules.iter().enumerate() {
+                let global = rule_loc.len() as u32;
+                rule_loc.push((w as u32, r as u32));
+                match required_literals(&rule.node) {
+                    Some(lits) => {
+                        for lit in lits {
+                            let p = *index.entry(lit.clone()).or_insert_with(|| {
+                                patterns.push(lit);
+                                pattern_rules.push(Vec::new());
+                                patterns.len() - 1
+                            });
+                            if pattern_rules[p].last() != Some(&global) {
+                                pattern_rules[p].push(global);
+                            }
+                        }
+                    }
+                    None => always.push(global),
+                }
+            }
+        }
+        let ac = if patterns.is_empty() {
+            None
+        } else {
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .build(&patterns)
+                .ok()
+        };
+        if ac.is_none() && !patterns.is_empty() {
+            // Building can only fail on absurd sizes; fall back to evaluating
+            // every rule rather than missing any.
+            always = (0..rule_loc.len() as u32).collect();
+        }
+        Matcher {
+            watchlists,
+            rule_loc,
+            ac,
+            pattern_rules,
+            always,
+        }
+    }
+
+    pub fn watchlists(&self) -> &[CompiledWatchlist] {
+        &self.watchlists
+    }
+
+    pub fn rule_count(&self) -> usize {
+        self.rule_loc.len()
+    }
+
+    /// The rules worth evaluating on `doc`, by global number, in order.
+    fn candidates(&self, doc: &Document<'_>) -> Vec<u32> {
+        let mut set: BTreeSet<u32> = self.always.iter().copied().collect();
+        if let Some(ac) = &self.ac {
+            for nt in doc.norms() {
+                for m in ac.find_overlapping_iter(nt.norm.as_str()) {
+                    set.extend(self.pattern_rules[m.pattern().as_usize()].iter().copied());
+                }
+            }
+        }
+        set.into_iter().collect()
+    }
+
+    /// Matches `doc` against every watchlist, evaluating only the rules the
+    /// presearch lets through.
+    pub fn match_document(&self, doc: &Document<'_>) -> Vec<WatchlistMatch> {
+        let candidates = self.candidates(doc);
+        self.verify(doc, candidates.into_iter())
+    }
+
+    /// Matches `doc` by evaluating every rule: the reference the presearch
+    /// must agree with.
+    pub fn match_document_exhaustive(&self, doc: &Document<'_>) -> Vec<WatchlistMatch> {
+        self.verify(doc, 0..self.rule_loc.len() as u32)
+    }
+
+    fn verify(&self, doc: &Document<'_>, rules: impl Iterator<Item = u32>) -> Vec<WatchlistMatch> {
+        let mut out = Vec::new();
+        let mut current: Option<(u32, Vec<&str>, Vec<RawHit<'_>>, Severity)> = None;
+        let finish = |state: Option<(u32, Vec<&str>, Vec<RawHit<'_>>, Severity)>,
+                      out: &mut Vec<WatchlistMatch>| {
+            if let Some((w, ids, hits, sev)) = state {
+                if let Some(m) = self.conclude(doc, w as usize, ids, hits, sev) {
+                    out.push(m);
+                }
+            }
+        };
+        for g in rules {
+            let (w, r) = self.rule_loc[g as usize];
+            let wl = &self.watchlists[w as usize];
+            let rule = &wl.rules[r as usize];
+            let mut hits = Vec::new();
+            if !eval::eval(&rule.node, doc, &mut hits) {
+                continue;
+            }
+            if current.as_ref().is_some_and(|c| c.0 != w) {
+                finish(current.take(), &mut out);
+            }
+            let c = current.get_or_insert_with(|| (w, Vec::new(), Vec::new(), wl.severity));
+            c.1.push(&rule.id);
+            c.2.extend(hits);
+            if let Some(s) = rule.severity {
+                c.3 = c.3.max(s);
+            }
+        }
+        finish(current.take(), &mut out);
+        out
+    }
+
+    fn conclude(
+        &self,
+        doc: &Document<'_>,
+        w: usize,
+        rule_ids: Vec<&str>,
+        mut hits: Vec<RawHit<'_>>,
+        severity: Severity,
+    ) -> Option<WatchlistMatch> {
+        let wl = &self.watchlists[w];
+        let mut scratch = Vec::new();
+        if wl.exclude.iter().any(|x| eval::eval(x, doc, &mut scratch)) {
+            return None;
+        }
+        hits.sort_by_key(|h| (h.field, h.start, h.end));
+        hits.dedup_by(|a, b| {
+            a.field == b.field && a.start == b.start && a.end == b.end && a.label == b.label
+        });
+        let snippet = hits
+            .first()
+            .map(|h| snippet(doc.text(h.field), h.start as usize, h.end as usize))
+            .unwrap_or_default();
+        let terms = hits
+            .iter()
+            .map(|h| TermHit {
+                term: h.label.to_string(),
+                field: h.field,
+                text: doc.text(h.field)[h.start as usize..h.end as usize].to_string(),
+                start: h.start as usize,
+                end: h.end as usize,
+            })
+            .collect();
+        Some(WatchlistMatch {
+            watchlist: wl.name.clone(),
+            version: wl.version.clone(),
+            severity,
+            rules: rule_ids.into_iter().map(str::to_string).collect(),
+            terms,
+            snippet,
+        })
+    }
+}
+
+/// About this many characters of context on each side of a hit.
+const SNIPPET_CONTEXT: usize = 80;
+
+/// A short extract of `text` around the byte range `start..end`, cut at
+/// character boundaries, with an ellipsis where it was cut.
+pub fn snippet(text: &str, start: usize, end: usize) -> String {
+    let before: Vec<(usize, char)> = text[..start]
+        .char_indices()
+        .rev()
+        .take(SNIPPET_CONTEXT)
+        .collect();
+    let from = before.last().map_or(start, |(i, _)| *i);
+    let to = text[end..]
+        .char_indices()
+        .nth(SNIPPET_CONTEXT)
+        .map_or(text.len(), |(i, _)| end + i);
+    let mut s = String::new();
+    if from > 0 {
+        s.push('…');
+    }
+    s.push_str(text[from..to].trim());
+    if to < text.len() {
+        s.push('…');
+    }
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wl(rules: &[(&str, &str)], exclude: &[&str]) -> CompiledWatchlist {
+        let def = WatchlistDef {
+            name: "t".into(),
+            rules: rules
+                .iter()
+                .map(|(id, q)| RuleDef {
+                    id: id.to_string(),
+                    query: q.to_string(),
+                    severity: None,
+                })
+                .collect(),
+            exclude: exclude.iter().map(|s| s.to_string()).collect(),
+            version: "v1".into(),
+            ..Default::default()
+        };
+        compile_watchlist(&def, &Aliases::new()).unwrap()
+    }
+
+    fn doc(title: &str) -> Document<'_> {
+        Document::new(DocFields {
+            title,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn literals_are_the_most_selective_required_set() {
+        let n = query::parse("peace AND (Witkoff OR Dmitriev~) -gaza", &Aliases::new()).unwrap();
+        assert_eq!(required_literals(&n), Some(vec![" peace ".to_string()]));
+        let n = query::parse("(Witkoff OR Dmitriev~) AND \"peace plan\"", &Aliases::new()).unwrap();
+        assert_eq!(
+            required_literals(&n),
+            Some(vec![" peace plan ".to_string()])
+        );
+        let n = query::parse("Dmitriev~", &Aliases::new()).unwrap();
+        assert_eq!(
+            required_literals(&n),
+            Some(vec![" dmit".to_string(), "riev ".to_string()])
+        );
+        let n = query::parse("/peace/ OR plan", &Aliases::new()).unwrap();
+        assert_eq!(required_literals(&n), None);
+    }
+
+    #[test]
+    fn match_explains_and_excludes() {
+        let m = Matcher::new(vec![wl(
+            &[
+                ("plan", "\"peace plan\" AND (Ukraine OR Україн*)"),
+                ("envoy", "Witkoff"),
+            ],
+            &["Gaza"],
+        )]);
+        let got = m.match_document(&doc("Witkoff brings Ukraine peace plan"));
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].rules, ["plan", "envoy"]);
+        let terms: Vec<(&str, &str)> = got[0]
+            .terms
+            .iter()
+            .map(|t| (t.term.as_str(), t.text.as_str()))
+            .collect();
+        assert_eq!(
+            terms,
+            [
+                ("Witkoff", "Witkoff"),
+                ("Ukraine", "Ukraine"),
+                ("\"peace plan\"", "peace plan")
+            ]
+        );
+        assert_eq!(got[0].snippet, "Witkoff brings Ukraine peace plan");
+        assert!(
+            m.match_document(&doc("Witkoff brings Gaza peace plan"))
+                .is_empty()
+        );
+        assert!(m.match_document(&doc("A plan for peace")).is_empty());
+    }
+
+    #[test]
+    fn presearch_agrees_with_exhaustive_on_fuzzy_and_prefix() {
+        let m = Matcher::new(vec![wl(
+            &[
+                ("a", "Dmitriev~"),
+                ("b", "Зеленськ*"),
+                ("c", "NOT x AND /zz+/"),
+            ],
+            &[],
+        )]);
+        for t in [
+            "Dmitiev",
+            "Dmitrijev",
+            "Dmytriev talks",
+            "Зеленського",
+            "buzz",
+            "Зелень",
+        ] {
+            assert_eq!(
+                m.match_document(&doc(t)),
+                m.match_document_exhaustive(&doc(t)),
+                "{t}"
+            );
+        }
+        assert_eq!(m.match_document(&doc("Dmitiev")).len(), 1);
+        assert_eq!(m.match_document(&doc("Зеленського")).len(), 1);
+        assert!(m.match_document(&doc("Зелень")).is_empty());
+    }
+
+    #[test]
+    fn snippet_cuts_long_text() {
+        let long = format!("{} needle {}", "a ".repeat(100), "b ".repeat(100));
+        let start = long.find("needle").unwrap();
+        let s = snippet(&long, start, start + 6);
+        assert!(s.starts_with('…') && s.ends_with('…') && s.contains("needle"));
+        assert!(s.chars().count() < 200);
+    }
+}
