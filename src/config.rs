@@ -101,9 +101,7 @@ impl Source {
         let line_end = self.text[line_start..]
             .find('\n')
             .map_or(self.text.len(), |i| line_start + i);
-        let line_text = self.text[line_start..line_end]
-            .trim_end_matches('\r')
-            .to_string();
+        let line_text = self.text[line_start..line_end].trim_end_matches('\r').to_string();
         let max_len = line_end.saturating_sub(offset).max(1);
         let width = self.text[offset..offset + len.min(max_len).min(self.text.len() - offset)]
             .chars()
@@ -321,11 +319,7 @@ pub struct Config {
 
 fn resolve(base: &Path, p: &str) -> PathBuf {
     let p = Path::new(p);
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        base.join(p)
-    }
+    if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
 }
 
 fn parent_dir(p: &Path) -> PathBuf {
@@ -337,9 +331,8 @@ fn parent_dir(p: &Path) -> PathBuf {
 
 /// Parses a duration such as `15m`, `1h 30m` or `90s`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim()).map_err(|e| {
-        format!("invalid duration '{s}' ({e}); write it like \"15m\", \"2h\" or \"30s\"")
-    })
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("invalid duration '{s}' ({e}); write it like \"15m\", \"2h\" or \"30s\""))
 }
 
 /// Parses a size such as `16MiB`, `512 KB` or `1000000`.
@@ -364,8 +357,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
             ));
         }
     };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("size '{s}' is too large"))
+    n.checked_mul(mult).ok_or_else(|| format!("size '{s}' is too large"))
 }
 
 fn duration_field(
@@ -390,13 +382,7 @@ fn duration_field(
     }
 }
 
-fn count_field(
-    src: &Source,
-    v: &Option<Spanned<i64>>,
-    default: usize,
-    max: i64,
-    diags: &mut Vec<Diagnostic>,
-) -> usize {
+fn count_field(src: &Source, v: &Option<Spanned<i64>>, default: usize, max: i64, diags: &mut Vec<Diagnostic>) -> usize {
     match v {
         None => default,
         Some(s) => {
@@ -505,11 +491,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             if let Some(first) = names.get(&wl.name) {
                 diags.push(whole_file(
                     &file,
-                    format!(
-                        "watchlist name '{}' is already used by {}",
-                        wl.name,
-                        first.display()
-                    ),
+                    format!("watchlist name '{}' is already used by {}", wl.name, first.display()),
                 ));
             } else {
                 names.insert(wl.name.clone(), file.clone());
@@ -588,10 +570,7 @@ pub fn load_feed_list(path: &Path, diags: &mut Vec<Diagnostic>) -> Vec<FeedSpec>
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
                 let key = u.to_string();
                 if let Some(line) = seen.get(&key) {
-                    diags.push(src.diag_span(
-                        &f.url,
-                        format!("duplicate feed url (first listed on line {line})"),
-                    ));
+                    diags.push(src.diag_span(&f.url, format!("duplicate feed url (first listed on line {line})")));
                     continue;
                 }
                 seen.insert(key.clone(), src.diag_span(&f.url, "").line);
@@ -613,10 +592,7 @@ pub fn load_feed_list(path: &Path, diags: &mut Vec<Diagnostic>) -> Vec<FeedSpec>
                     Some(l) if !valid_lang(l.get_ref()) => {
                         diags.push(src.diag_span(
                             l,
-                            format!(
-                                "'{}' is not a language tag like \"en\" or \"uk\"",
-                                l.get_ref()
-                            ),
+                            format!("'{}' is not a language tag like \"en\" or \"uk\"", l.get_ref()),
                         ));
                         None
                     }
@@ -785,11 +761,7 @@ fn load_watchlist_with(
                 } else {
                     diags.push(src.diag_span(
                         s,
-                        format!(
-                            "unknown sink '{}' (known: {})",
-                            s.get_ref(),
-                            sinks.join(", ")
-                        ),
+                        format!("unknown sink '{}' (known: {})", s.get_ref(), sinks.join(", ")),
                     ));
                 }
             }
@@ -806,10 +778,7 @@ fn load_watchlist_with(
         if id.is_empty() {
             diags.push(src.diag_span(&r.id, "rule id must not be empty"));
         } else if let Some(line) = ids.get(id) {
-            diags.push(src.diag_span(
-                &r.id,
-                format!("rule id '{id}' is already used on line {line}"),
-            ));
+            diags.push(src.diag_span(&r.id, format!("rule id '{id}' is already used on line {line}")));
         } else {
             ids.insert(id, src.diag_span(&r.id, "").line);
         }
@@ -853,22 +822,13 @@ fn load_watchlist_with(
                 let d = match &e.location {
                     Location::Rule(i) => {
                         let r = &raw.rule[*i];
-                        query_diag(
-                            &src,
-                            &r.query,
-                            &format!("rule '{}'", r.id.get_ref()),
-                            &e.error,
-                        )
+                        query_diag(&src, &r.query, &format!("rule '{}'", r.id.get_ref()), &e.error)
                     }
                     Location::Exclude(i) => query_diag(&src, &raw.exclude[*i], "exclude", &e.error),
-                    Location::Alias { name, entry } => {
-                        match raw.aliases.get(name).and_then(|v| v.get(*entry)) {
-                            Some(s) => query_diag(&src, s, &format!("alias '{name}'"), &e.error),
-                            None => {
-                                whole_file(path, format!("alias '{name}': {}", e.error.message))
-                            }
-                        }
-                    }
+                    Location::Alias { name, entry } => match raw.aliases.get(name).and_then(|v| v.get(*entry)) {
+                        Some(s) => query_diag(&src, s, &format!("alias '{name}'"), &e.error),
+                        None => whole_file(path, format!("alias '{name}': {}", e.error.message)),
+                    },
                 };
                 diags.push(d);
             }

@@ -105,16 +105,101 @@ fn looks_like_html(body: &[u8]) -> bool {
     lower.contains("<!doctype html") || lower.contains("<html")
 }
 
-/// Parses a feed document fetched from `feed_url`. `default_lang` is the
-/// language configured for the feed.
+/// The `charset` parameter of a Content-Type header value.
+pub fn charset_of(content_type: &str) -> Option<&str> {
+    content_type.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| v.trim().trim_matches('"'))
+    })
+}
+
+/// The `encoding` of the XML declaration, if the document starts with one
+/// in an ASCII-compatible encoding: the value and its byte range.
+fn declared_encoding(body: &[u8]) -> Option<(String, std::ops::Range<usize>)> {
+    let start = body.iter().position(|b| !b.is_ascii_whitespace())?;
+    let rest = &body[start..];
+    if !rest.starts_with(b"<?xml") {
+        return None;
+    }
+    let end = rest.iter().take(1024).position(|&b| b == b'>')?;
+    let decl = &rest[..end];
+    let at = decl.windows(8).position(|w| w == b"encoding")?;
+    let after = &decl[at + 8..];
+    let eq = after.iter().position(|&b| b == b'=')?;
+    let q_at = after[eq + 1..].iter().position(|&b| b == b'"' || b == b'\'')? + eq + 1;
+    let quote = after[q_at];
+    let len = after[q_at + 1..].iter().position(|&b| b == quote)?;
+    let value = std::str::from_utf8(&after[q_at + 1..q_at + 1 + len])
+        .ok()?
+        .trim()
+        .to_string();
+    let abs = start + at + 8 + q_at + 1;
+    Some((value, abs..abs + len))
+}
+
+/// The document as UTF-8, whatever it was sent in: a byte-order mark
+/// first, then UTF-16 without one, then the XML declaration, then the HTTP
+/// charset, else UTF-8. An XML declaration naming another encoding is
+/// rewritten to say UTF-8, so the XML parser reads what it is given.
+pub fn to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Result<std::borrow::Cow<'a, [u8]>, FeedError> {
+    use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE};
+    use std::borrow::Cow;
+    let sniffed = match Encoding::for_bom(body) {
+        Some((e, _)) => Some(e),
+        None if body.starts_with(&[0, b'<', 0]) => Some(UTF_16BE),
+        None if body.starts_with(&[b'<', 0]) => Some(UTF_16LE),
+        None => None,
+    };
+    let label_enc = |label: &str| {
+        Encoding::for_label(label.as_bytes()).ok_or_else(|| FeedError::Encoding(format!("unknown encoding '{label}'")))
+    };
+    let declared = declared_encoding(body);
+    let enc = match (sniffed, &declared, http_charset) {
+        (Some(e), _, _) => e,
+        // A UTF-16 label on a document that reads as ASCII is mislabelled.
+        (None, Some((label, _)), _) => match label_enc(label)? {
+            e if e == UTF_16LE || e == UTF_16BE => UTF_8,
+            e => e,
+        },
+        (None, None, Some(cs)) if !cs.is_empty() => match label_enc(cs) {
+            Ok(e) if e == UTF_16LE || e == UTF_16BE => UTF_8,
+            Ok(e) => e,
+            Err(_) => UTF_8,
+        },
+        _ => UTF_8,
+    };
+    if enc == UTF_8 {
+        let body = body.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(body);
+        if std::str::from_utf8(body).is_ok() {
+            return Ok(Cow::Borrowed(body));
+        }
+        // Invalid bytes become U+FFFD rather than losing the whole feed.
+        return Ok(Cow::Owned(String::from_utf8_lossy(body).into_owned().into_bytes()));
+    }
+    let (text, _, _) = enc.decode(body);
+    let mut out = text.into_owned();
+    if let Some((_, range)) = declared_encoding(out.as_bytes()) {
+        out.replace_range(range, "utf-8");
+    }
+    Ok(Cow::Owned(out.into_bytes()))
+}
+
+/// Parses a feed document fetched from `feed_url`. `content_type` is the
+/// response's Content-Type (for its charset); `default_lang` is the language
+/// configured for the feed.
 pub fn parse(
     body: &[u8],
     feed_url: &str,
+    content_type: Option<&str>,
     default_lang: Option<&str>,
 ) -> Result<ParsedFeed, FeedError> {
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(FeedError::Empty);
     }
+    let body = to_utf8(body, content_type.and_then(charset_of))?;
+    let body = body.as_ref();
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(feed_url))
         .id_generator(|_, _, _| NO_ID.to_string())
@@ -131,9 +216,7 @@ pub fn parse(
         .map(|e| normalize_entry(e, base.as_ref(), lang.as_deref()))
         .collect();
     Ok(ParsedFeed {
-        title: feed
-            .title
-            .map(|t| clip(html_to_text(&t.content), MAX_TITLE)),
+        title: feed.title.map(|t| clip(html_to_text(&t.content), MAX_TITLE)),
         language: feed_lang,
         ttl: feed.ttl,
         items,
@@ -212,21 +295,12 @@ fn normalize_entry(e: feed_rs::model::Entry, base: Option<&Url>, lang: Option<&s
     } else if let Some(l) = &link {
         bounded_key("l", l)
     } else {
-        format!(
-            "h:{}",
-            hex_digest(&[title.as_bytes(), b"\n", summary.as_bytes()])
-        )
+        format!("h:{}", hex_digest(&[title.as_bytes(), b"\n", summary.as_bytes()]))
     };
     let mut tags: Vec<String> = e
         .categories
         .iter()
-        .map(|c| {
-            c.label
-                .clone()
-                .unwrap_or_else(|| c.term.clone())
-                .trim()
-                .to_string()
-        })
+        .map(|c| c.label.clone().unwrap_or_else(|| c.term.clone()).trim().to_string())
         .filter(|t| !t.is_empty())
         .collect();
     tags.dedup();
@@ -237,11 +311,7 @@ fn normalize_entry(e: feed_rs::model::Entry, base: Option<&Url>, lang: Option<&s
         content,
         link,
         published: e.published.or(e.updated),
-        lang: e
-            .language
-            .as_deref()
-            .map(normalize_lang)
-            .or(lang.map(str::to_string)),
+        lang: e.language.as_deref().map(normalize_lang).or(lang.map(str::to_string)),
         tags,
         authors: e
             .authors
@@ -265,11 +335,7 @@ fn hex_digest(parts: &[&[u8]]) -> String {
     for p in parts {
         h.update(p);
     }
-    h.finalize()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Query parameters that only track the reader; they are dropped from
@@ -344,9 +410,7 @@ const TITLE_KEY_MIN_WORDS: usize = 5;
 fn title_story_key(title: &str) -> Option<String> {
     // Aggregators append " - Publisher"; the story is the same without it.
     let t = match title.rsplit_once(" - ") {
-        Some((head, tail)) if tail.split_whitespace().count() <= 4 && !head.trim().is_empty() => {
-            head
-        }
+        Some((head, tail)) if tail.split_whitespace().count() <= 4 && !head.trim().is_empty() => head,
         _ => title,
     };
     let n = text::normalize(t);
@@ -468,11 +532,7 @@ pub fn parse_opml(xml: &str) -> Result<Vec<FeedSpec>, String> {
                 out.push(FeedSpec {
                     url: url.trim().to_string(),
                     name: label.trim().to_string(),
-                    lang: o
-                        .language
-                        .clone()
-                        .map(|l| normalize_lang(&l))
-                        .filter(|l| !l.is_empty()),
+                    lang: o.language.clone().map(|l| normalize_lang(&l)).filter(|l| !l.is_empty()),
                     interval: None,
                     tags: tags.to_vec(),
                 });
@@ -550,7 +610,7 @@ mod tests {
 
     #[test]
     fn rss_items_are_normalized() {
-        let f = parse(RSS.as_bytes(), "https://example.com/feed.xml", None).unwrap();
+        let f = parse(RSS.as_bytes(), "https://example.com/feed.xml", None, None).unwrap();
         assert_eq!(f.title.as_deref(), Some("Wire & Co"));
         assert_eq!(f.ttl, Some(30));
         assert_eq!(f.items.len(), 3);
@@ -559,10 +619,7 @@ mod tests {
         assert_eq!(a.title, "Witkoff & Dmitriev draft 28-point plan");
         assert_eq!(a.summary, "The plan was drafted in Miami.");
         assert_eq!(a.link.as_deref(), Some("https://example.com/a?id=7"));
-        assert_eq!(
-            a.published.unwrap().to_rfc3339(),
-            "2025-11-20T08:00:00+00:00"
-        );
+        assert_eq!(a.published.unwrap().to_rfc3339(), "2025-11-20T08:00:00+00:00");
         assert_eq!(a.lang.as_deref(), Some("en-us"));
         assert_eq!(a.tags, ["World"]);
         let b = &f.items[1];
@@ -573,8 +630,8 @@ mod tests {
 
     #[test]
     fn identity_is_deterministic() {
-        let a = parse(RSS.as_bytes(), "https://example.com/feed.xml", None).unwrap();
-        let b = parse(RSS.as_bytes(), "https://example.com/feed.xml", None).unwrap();
+        let a = parse(RSS.as_bytes(), "https://example.com/feed.xml", None, None).unwrap();
+        let b = parse(RSS.as_bytes(), "https://example.com/feed.xml", None, None).unwrap();
         let ka: Vec<&str> = a.items.iter().map(|i| i.key.as_str()).collect();
         let kb: Vec<&str> = b.items.iter().map(|i| i.key.as_str()).collect();
         assert_eq!(ka, kb);
@@ -586,13 +643,13 @@ mod tests {
 <entry><id>urn:e1</id><title type="html">Zelensky &lt;i&gt;in&lt;/i&gt; Geneva</title>
 <link rel="alternate" href="https://ex.org/e1"/><updated>2025-11-23T09:00:00Z</updated>
 <summary>Talks</summary></entry></feed>"#;
-        let f = parse(atom.as_bytes(), "https://ex.org/atom", Some("en")).unwrap();
+        let f = parse(atom.as_bytes(), "https://ex.org/atom", None, Some("en")).unwrap();
         assert_eq!(f.items[0].title, "Zelensky in Geneva");
         assert_eq!(f.items[0].key, "g:urn:e1");
         assert_eq!(f.items[0].lang.as_deref(), Some("en"));
         let json = r#"{"version":"https://jsonfeed.org/version/1.1","title":"J","items":[
 {"id":"1","title":"Umerov in Abu Dhabi","url":"https://j.example/1","content_html":"<p>Talks</p>","date_published":"2025-11-25T10:00:00Z"}]}"#;
-        let f = parse(json.as_bytes(), "https://j.example/feed.json", None).unwrap();
+        let f = parse(json.as_bytes(), "https://j.example/feed.json", None, None).unwrap();
         assert_eq!(f.items[0].content, "Talks");
         assert_eq!(f.items[0].key, "g:1");
     }
@@ -600,27 +657,69 @@ mod tests {
     #[test]
     fn errors_are_classified() {
         let html = b"<!DOCTYPE html><html><body>Not here</body></html>";
+        assert_eq!(parse(html, "https://x.test/", None, None).unwrap_err(), FeedError::Html);
         assert_eq!(
-            parse(html, "https://x.test/", None).unwrap_err(),
-            FeedError::Html
-        );
-        assert_eq!(
-            parse(b"   \n", "https://x.test/", None).unwrap_err(),
+            parse(b"   \n", "https://x.test/", None, None).unwrap_err(),
             FeedError::Empty
         );
         assert_eq!(
-            parse(b"<foo/>", "https://x.test/", None).unwrap_err(),
+            parse(b"<foo/>", "https://x.test/", None, None).unwrap_err(),
             FeedError::NotAFeed
         );
         assert!(matches!(
             parse(
                 b"<rss version=\"2.0\"><channel><item><title>x</tit",
                 "https://x.test/",
+                None,
                 None
             )
             .unwrap_err(),
             FeedError::Malformed(_) | FeedError::NotAFeed
         ));
+    }
+
+    #[test]
+    fn declared_and_sniffed_encodings_decode() {
+        let title = "Зеленський і мирний план";
+        let make = |label: &str| {
+            format!(
+                "<?xml version=\"1.0\" encoding=\"{label}\"?><rss version=\"2.0\"><channel><title>t</title><item><title>{title}</title><guid>1</guid></item></channel></rss>"
+            )
+        };
+        for label in ["windows-1251", "koi8-u", "iso-8859-5"] {
+            let enc = encoding_rs::Encoding::for_label(label.as_bytes()).unwrap();
+            let doc = make(label);
+            let (bytes, _, bad) = enc.encode(&doc);
+            assert!(!bad, "{label} cannot encode the fixture");
+            let f = parse(&bytes, "https://x.test/", None, None).unwrap();
+            assert_eq!(f.items[0].title, title, "{label}");
+        }
+        // UTF-16 with a byte-order mark, both byte orders.
+        let doc = make("utf-16");
+        let mut le = vec![0xFF, 0xFE];
+        le.extend(doc.encode_utf16().flat_map(|u| u.to_le_bytes()));
+        let mut be = vec![0xFE, 0xFF];
+        be.extend(doc.encode_utf16().flat_map(|u| u.to_be_bytes()));
+        for bytes in [le, be] {
+            assert_eq!(
+                parse(&bytes, "https://x.test/", None, None).unwrap().items[0].title,
+                title
+            );
+        }
+        // No declaration: the HTTP charset decides.
+        let plain = make("x").replace(" encoding=\"x\"", "");
+        let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(&plain);
+        let f = parse(&bytes, "https://x.test/", Some("text/xml; charset=windows-1251"), None).unwrap();
+        assert_eq!(f.items[0].title, title);
+        // Invalid UTF-8 is replaced, not fatal.
+        let mut bad = make("utf-8").into_bytes();
+        let at = bad.windows(3).position(|w| w == b"<ti").unwrap() + 7;
+        bad.insert(at, 0xFF);
+        assert!(parse(&bad, "https://x.test/", None, None).is_ok());
+        assert_eq!(
+            parse(make("klingon-8").as_bytes(), "https://x.test/", None, None).unwrap_err(),
+            FeedError::Encoding("unknown encoding 'klingon-8'".into())
+        );
     }
 
     #[test]
@@ -631,10 +730,7 @@ mod tests {
             ("<p>one</p><p>two</p>", "one two"),
             ("1 < 2 &amp; 3 > 2", "1 < 2 & 3 > 2"),
             ("<!-- hidden -->shown", "shown"),
-            (
-                "<style>p{}</style>text<SCRIPT>bad()</SCRIPT> end",
-                "text end",
-            ),
+            ("<style>p{}</style>text<SCRIPT>bad()</SCRIPT> end", "text end"),
             ("caf&eacute; &#x41;&#66;", "café AB"),
             ("unclosed <a href=", "unclosed"),
         ];

@@ -1,1 +1,168 @@
-fn main() {}
+//! The `newshound` binary: parses arguments, sets up logging, the runtime
+//! and signal handling, and hands over to `newshound::app` and
+//! `newshound::commands`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use newshound::commands::{self, Failure};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "newshound",
+    version,
+    about = "News-monitoring daemon: polls feeds, matches watchlists, stores and alerts"
+)]
+struct Cli {
+    /// The daemon's config file.
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "NEWSHOUND_CONFIG",
+        default_value = "config/newshound.toml"
+    )]
+    config: PathBuf,
+    /// Log filter (tracing EnvFilter syntax); RUST_LOG also works.
+    #[arg(long, global = true, default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon until SIGTERM or Ctrl-C.
+    Run,
+    /// Poll every due feed once, deliver alerts, exit.
+    Once {
+        /// Poll every feed, even those whose interval has not elapsed
+        /// (server-requested waits and error backoff still hold).
+        #[arg(long)]
+        all: bool,
+    },
+    /// Validate the config, feed list and watchlists; print every problem.
+    Check,
+    /// Dry-run a watchlist over JSON Lines items (stdin or --input).
+    Match {
+        #[arg(long)]
+        watchlist: PathBuf,
+        #[arg(long)]
+        input: Option<PathBuf>,
+    },
+    /// Read the alert log.
+    Alerts {
+        /// Only alerts raised within this long, e.g. 24h or 7d.
+        #[arg(long)]
+        since: Option<String>,
+        /// Only alerts of this watchlist.
+        #[arg(long)]
+        watchlist: Option<String>,
+        /// Keep reading as alerts arrive.
+        #[arg(long)]
+        follow: bool,
+        /// Print the JSON lines as they are.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Full-text search over stored items.
+    Search {
+        query: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+}
+
+fn init_tracing(filter: &str) {
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::prelude::*;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(filter))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    if std::env::var_os("JOURNAL_STREAM").is_some() {
+        if let Ok(journald) = tracing_journald::layer() {
+            registry.with(journald).init();
+            return;
+        }
+    }
+    registry
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_target(false),
+        )
+        .init();
+}
+
+/// Cancels `token` on SIGTERM, SIGINT (Ctrl-C) or SIGQUIT.
+fn cancel_on_signals(token: CancellationToken) {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                return;
+            }
+        };
+        let mut quit = signal(SignalKind::quit()).ok();
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+            _ = async { match quit.as_mut() { Some(q) => { q.recv().await; } None => std::future::pending().await } } => tracing::info!("SIGQUIT received"),
+        }
+        token.cancel();
+    });
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("newshound: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run => {
+                let token = CancellationToken::new();
+                cancel_on_signals(token.clone());
+                commands::run(&cli.config, token).await
+            }
+            Command::Once { all } => commands::once(&cli.config, all).await,
+            Command::Check => commands::check(&cli.config),
+            Command::Match { watchlist, input } => commands::match_items(&watchlist, input.as_deref()),
+            Command::Alerts {
+                since,
+                watchlist,
+                follow,
+                json,
+            } => commands::alerts(&cli.config, since.as_deref(), watchlist.as_deref(), follow, json).await,
+            Command::Search { query, limit } => commands::search(&cli.config, &query, limit).await,
+        }
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Config(errors)) => {
+            eprintln!("{errors}");
+            ExitCode::from(commands::EX_CONFIG)
+        }
+        Err(Failure::Problems(n)) => {
+            eprintln!("{n} problem(s) found");
+            ExitCode::from(1)
+        }
+        Err(Failure::Other(e)) => {
+            eprintln!("newshound: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

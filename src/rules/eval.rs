@@ -131,18 +131,9 @@ pub fn eval<'n>(node: &'n Node, doc: &Document<'_>, hits: &mut Vec<RawHit<'n>>) 
     }
 }
 
-fn positions<'n>(
-    node: &'n Node,
-    doc: &Document<'_>,
-    out: &mut Vec<Pos>,
-    hits: &mut Vec<RawHit<'n>>,
-) {
+fn positions<'n>(node: &'n Node, doc: &Document<'_>, out: &mut Vec<Pos>, hits: &mut Vec<RawHit<'n>>) {
     match node {
-        Node::Seq {
-            fields,
-            pats,
-            label,
-        } => {
+        Node::Seq { fields, pats, label } => {
             let k = pats.len();
             for f in fields.iter() {
                 let nt = doc.norm(f);
@@ -150,11 +141,7 @@ fn positions<'n>(
                     continue;
                 }
                 for i in 0..=nt.len() - k {
-                    if pats
-                        .iter()
-                        .enumerate()
-                        .all(|(j, p)| p.matches(nt.word(i + j)))
-                    {
+                    if pats.iter().enumerate().all(|(j, p)| p.matches(nt.word(i + j))) {
                         hits.push(RawHit {
                             label,
                             field: f,
@@ -261,10 +248,7 @@ mod tests {
         let mut hits = Vec::new();
         assert!(eval(&node, &doc, &mut hits));
         let labels: Vec<&str> = hits.iter().map(|h| h.label).collect();
-        assert!(
-            labels.contains(&"Dmitriev") && labels.contains(&"plan"),
-            "{labels:?}"
-        );
+        assert!(labels.contains(&"Dmitriev") && labels.contains(&"plan"), "{labels:?}");
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub use eval::{DocFields, Document, RawHit};
 pub use query::{Aliases, Field, FieldSet, Node, Pat, QueryError};
 
 /// How urgent a watchlist's (or rule's) alerts are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Low,
@@ -107,11 +107,7 @@ pub fn compile_aliases(defs: &[(String, Vec<String>)]) -> Result<Aliases, Vec<Co
         };
         out.insert(name.clone(), node);
     }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
+    if errors.is_empty() { Ok(out) } else { Err(errors) }
 }
 
 #[derive(Debug, Clone)]
@@ -134,10 +130,7 @@ pub struct CompiledWatchlist {
 
 /// Compiles a watchlist against the shared aliases. Every error is reported,
 /// not only the first.
-pub fn compile_watchlist(
-    def: &WatchlistDef,
-    shared: &Aliases,
-) -> Result<CompiledWatchlist, Vec<CompileError>> {
+pub fn compile_watchlist(def: &WatchlistDef, shared: &Aliases) -> Result<CompiledWatchlist, Vec<CompileError>> {
     let mut errors = Vec::new();
     let mut aliases = shared.clone();
     match compile_aliases(&def.aliases) {
@@ -370,8 +363,7 @@ impl Matcher {
     fn verify(&self, doc: &Document<'_>, rules: impl Iterator<Item = u32>) -> Vec<WatchlistMatch> {
         let mut out = Vec::new();
         let mut current: Option<(u32, Vec<&str>, Vec<RawHit<'_>>, Severity)> = None;
-        let finish = |state: Option<(u32, Vec<&str>, Vec<RawHit<'_>>, Severity)>,
-                      out: &mut Vec<WatchlistMatch>| {
+        let finish = |state: Option<(u32, Vec<&str>, Vec<RawHit<'_>>, Severity)>, out: &mut Vec<WatchlistMatch>| {
             if let Some((w, ids, hits, sev)) = state {
                 if let Some(m) = self.conclude(doc, w as usize, ids, hits, sev) {
                     out.push(m);
@@ -414,9 +406,7 @@ impl Matcher {
             return None;
         }
         hits.sort_by_key(|h| (h.field, h.start, h.end));
-        hits.dedup_by(|a, b| {
-            a.field == b.field && a.start == b.start && a.end == b.end && a.label == b.label
-        });
+        hits.dedup_by(|a, b| a.field == b.field && a.start == b.start && a.end == b.end && a.label == b.label);
         let snippet = hits
             .first()
             .map(|h| snippet(doc.text(h.field), h.start as usize, h.end as usize))
@@ -448,11 +438,7 @@ const SNIPPET_CONTEXT: usize = 80;
 /// A short extract of `text` around the byte range `start..end`, cut at
 /// character boundaries, with an ellipsis where it was cut.
 pub fn snippet(text: &str, start: usize, end: usize) -> String {
-    let before: Vec<(usize, char)> = text[..start]
-        .char_indices()
-        .rev()
-        .take(SNIPPET_CONTEXT)
-        .collect();
+    let before: Vec<(usize, char)> = text[..start].char_indices().rev().take(SNIPPET_CONTEXT).collect();
     let from = before.last().map_or(start, |(i, _)| *i);
     let to = text[end..]
         .char_indices()
@@ -503,10 +489,7 @@ mod tests {
         let n = query::parse("peace AND (Witkoff OR Dmitriev~) -gaza", &Aliases::new()).unwrap();
         assert_eq!(required_literals(&n), Some(vec![" peace ".to_string()]));
         let n = query::parse("(Witkoff OR Dmitriev~) AND \"peace plan\"", &Aliases::new()).unwrap();
-        assert_eq!(
-            required_literals(&n),
-            Some(vec![" peace plan ".to_string()])
-        );
+        assert_eq!(required_literals(&n), Some(vec![" peace plan ".to_string()]));
         let n = query::parse("Dmitriev~", &Aliases::new()).unwrap();
         assert_eq!(
             required_literals(&n),
@@ -542,21 +525,14 @@ mod tests {
             ]
         );
         assert_eq!(got[0].snippet, "Witkoff brings Ukraine peace plan");
-        assert!(
-            m.match_document(&doc("Witkoff brings Gaza peace plan"))
-                .is_empty()
-        );
+        assert!(m.match_document(&doc("Witkoff brings Gaza peace plan")).is_empty());
         assert!(m.match_document(&doc("A plan for peace")).is_empty());
     }
 
     #[test]
     fn presearch_agrees_with_exhaustive_on_fuzzy_and_prefix() {
         let m = Matcher::new(vec![wl(
-            &[
-                ("a", "Dmitriev~"),
-                ("b", "Зеленськ*"),
-                ("c", "NOT x AND /zz+/"),
-            ],
+            &[("a", "Dmitriev~"), ("b", "Зеленськ*"), ("c", "NOT x AND /zz+/")],
             &[],
         )]);
         for t in [
@@ -567,11 +543,7 @@ mod tests {
             "buzz",
             "Зелень",
         ] {
-            assert_eq!(
-                m.match_document(&doc(t)),
-                m.match_document_exhaustive(&doc(t)),
-                "{t}"
-            );
+            assert_eq!(m.match_document(&doc(t)), m.match_document_exhaustive(&doc(t)), "{t}");
         }
         assert_eq!(m.match_document(&doc("Dmitiev")).len(), 1);
         assert_eq!(m.match_document(&doc("Зеленського")).len(), 1);

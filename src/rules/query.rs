@@ -267,11 +267,7 @@ fn lex(q: &str) -> Result<Vec<Lexed>, QueryError> {
             }
             '"' => {
                 let Some(close) = q[i + 1..].find('"') else {
-                    return Err(QueryError::new(
-                        start,
-                        1,
-                        "unterminated phrase: missing closing '\"'",
-                    ));
+                    return Err(QueryError::new(start, 1, "unterminated phrase: missing closing '\"'"));
                 };
                 let end = i + 1 + close + 1;
                 out.push(Lexed {
@@ -295,11 +291,7 @@ fn lex(q: &str) -> Result<Vec<Lexed>, QueryError> {
                     }
                 }
                 let Some(close) = closed else {
-                    return Err(QueryError::new(
-                        start,
-                        1,
-                        "unterminated regex: missing closing '/'",
-                    ));
+                    return Err(QueryError::new(start, 1, "unterminated regex: missing closing '/'"));
                 };
                 out.push(Lexed {
                     tok: Tok::Regex(q[i + 1..close].to_string()),
@@ -526,10 +518,7 @@ impl Parser<'_> {
                 )
             };
             match self.peek() {
-                None
-                | Some(
-                    Tok::Or | Tok::And | Tok::Not | Tok::Minus | Tok::RParen | Tok::Near { .. },
-                ) => {
+                None | Some(Tok::Or | Tok::And | Tok::Not | Tok::Minus | Tok::RParen | Tok::Near { .. }) => {
                     return Err(operand_error());
                 }
                 _ => {}
@@ -578,21 +567,11 @@ impl Parser<'_> {
                 }
                 let inner = self.parse_or(scope)?;
                 match self.next() {
-                    Some(Lexed {
-                        tok: Tok::RParen, ..
-                    }) => Ok(inner),
-                    _ => Err(QueryError::new(
-                        t.start,
-                        1,
-                        "unbalanced parenthesis: missing ')'",
-                    )),
+                    Some(Lexed { tok: Tok::RParen, .. }) => Ok(inner),
+                    _ => Err(QueryError::new(t.start, 1, "unbalanced parenthesis: missing ')'")),
                 }
             }
-            Tok::RParen => Err(QueryError::new(
-                t.start,
-                1,
-                "unbalanced parenthesis: unexpected ')'",
-            )),
+            Tok::RParen => Err(QueryError::new(t.start, 1, "unbalanced parenthesis: unexpected ')'")),
             Tok::And | Tok::Or => Err(QueryError::new(
                 t.start,
                 t.end - t.start,
@@ -630,9 +609,7 @@ fn chunk_pats(chunk: &str, offset: usize, pats: &mut Vec<Pat>) -> Result<(), Que
     if let Some(stem) = chunk.strip_suffix('*') {
         let ws = text::words(stem);
         let Some((last, head)) = ws.split_last() else {
-            return Err(err(format!(
-                "'{chunk}' has no letters or digits before '*'"
-            )));
+            return Err(err(format!("'{chunk}' has no letters or digits before '*'")));
         };
         if last.chars().count() < PREFIX_MIN_CHARS {
             return Err(err(format!(
@@ -687,12 +664,7 @@ fn phrase(p: &str, label: &str, offset: usize, fields: FieldSet) -> Result<Node,
     })
 }
 
-fn regex_node(
-    pattern: &str,
-    label: &str,
-    offset: usize,
-    fields: FieldSet,
-) -> Result<Node, QueryError> {
+fn regex_node(pattern: &str, label: &str, offset: usize, fields: FieldSet) -> Result<Node, QueryError> {
     if pattern.is_empty() {
         return Err(QueryError::new(offset, label.len(), "empty regex"));
     }
@@ -778,10 +750,7 @@ mod tests {
     fn hyphenated_terms_become_phrases() {
         match p("28-point").unwrap() {
             Node::Seq { pats, .. } => {
-                assert_eq!(
-                    pats,
-                    vec![Pat::Exact("28".into()), Pat::Exact("point".into())]
-                )
+                assert_eq!(pats, vec![Pat::Exact("28".into()), Pat::Exact("point".into())])
             }
             other => panic!("{other:?}"),
         }
@@ -792,18 +761,14 @@ mod tests {
         match p("title:(a OR b)").unwrap() {
             Node::Or(items) => {
                 for i in items {
-                    assert!(
-                        matches!(i, Node::Seq { fields, .. } if fields == FieldSet::one(Field::Title))
-                    );
+                    assert!(matches!(i, Node::Seq { fields, .. } if fields == FieldSet::one(Field::Title)));
                 }
             }
             other => panic!("{other:?}"),
         }
         match p("summary:@zelensky").unwrap() {
             Node::Or(items) => {
-                assert!(
-                    matches!(&items[0], Node::Seq { fields, .. } if *fields == FieldSet::one(Field::Summary))
-                )
+                assert!(matches!(&items[0], Node::Seq { fields, .. } if *fields == FieldSet::one(Field::Summary)))
             }
             other => panic!("{other:?}"),
         }
@@ -821,16 +786,8 @@ mod tests {
             ("(a OR b", 0, "unbalanced parenthesis: missing ')'"),
             ("a OR b)", 6, "unbalanced parenthesis: unexpected ')'"),
             ("a @nobody", 2, "unknown alias '@nobody'"),
-            (
-                "NEAR/3 plan",
-                0,
-                "NEAR/3 needs a term, phrase or OR-group on each side",
-            ),
-            (
-                "plan NEAR/3",
-                5,
-                "NEAR/3 needs a term, phrase or OR-group on each side",
-            ),
+            ("NEAR/3 plan", 0, "NEAR/3 needs a term, phrase or OR-group on each side"),
+            ("plan NEAR/3", 5, "NEAR/3 needs a term, phrase or OR-group on each side"),
             (
                 "(a AND b) NEAR/3 c",
                 10,
@@ -847,21 +804,9 @@ mod tests {
                 0,
                 "a query needs at least one term to match; NOT alone matches almost everything",
             ),
-            (
-                "abc~",
-                0,
-                "fuzzy term 'abc~' must be one word of at least 5 letters",
-            ),
-            (
-                "a*",
-                0,
-                "prefix 'a*' is too short: at least 2 letters before '*'",
-            ),
-            (
-                "\"peace plan",
-                0,
-                "unterminated phrase: missing closing '\"'",
-            ),
+            ("abc~", 0, "fuzzy term 'abc~' must be one word of at least 5 letters"),
+            ("a*", 0, "prefix 'a*' is too short: at least 2 letters before '*'"),
+            ("\"peace plan", 0, "unterminated phrase: missing closing '\"'"),
             ("a OR", 3, "query ends where a term was expected"),
             ("OR a", 0, "OR needs a term on each side"),
             ("a ()", 2, "empty parentheses"),

@@ -176,26 +176,11 @@ pub fn within_one_edit(a: &str, b: &str) -> bool {
     }
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let (short, long) = if a.len() <= b.len() {
-        (&a, &b)
-    } else {
-        (&b, &a)
-    };
+    let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
     match long.len() - short.len() {
-        0 => {
-            short
-                .iter()
-                .zip(long.iter())
-                .filter(|(x, y)| x != y)
-                .count()
-                <= 1
-        }
+        0 => short.iter().zip(long.iter()).filter(|(x, y)| x != y).count() <= 1,
         1 => {
-            let prefix = short
-                .iter()
-                .zip(long.iter())
-                .take_while(|(x, y)| x == y)
-                .count();
+            let prefix = short.iter().zip(long.iter()).take_while(|(x, y)| x == y).count();
             short[prefix..] == long[prefix + 1..]
         }
         _ => false,

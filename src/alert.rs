@@ -1,0 +1,382 @@
+//! Alerts: the alert record, the [`AlertSink`] trait and its sinks (the JSON
+//! Lines alert log), and the delivery worker that drains the store's outbox
+//! into the sinks, marking a row delivered only after its sink has it safely
+//! (for the log: written and flushed to disk). Failed deliveries are retried
+//! with backoff; nothing is dropped.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::rules::{Severity, TermHit};
+use crate::store::{OutboxEntry, Store, StoreError, now_ms};
+
+/// One alert: one story matching one watchlist. This is the JSON Lines
+/// record of the alert log.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Alert {
+    /// Stable idempotency key: the same story on the same watchlist always
+    /// gets the same id.
+    pub id: String,
+    /// When the alert was raised (RFC 3339, UTC).
+    pub at: String,
+    pub watchlist: String,
+    pub watchlist_version: String,
+    pub severity: Severity,
+    pub rules: Vec<String>,
+    pub terms: Vec<AlertTerm>,
+    pub snippet: String,
+    pub title: String,
+    pub link: Option<String>,
+    pub feed: String,
+    pub feed_url: String,
+    pub published: Option<String>,
+    pub first_seen: String,
+    pub lang: Option<String>,
+}
+
+/// A matched term as the alert log carries it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AlertTerm {
+    pub term: String,
+    pub field: String,
+    pub text: String,
+}
+
+impl From<&TermHit> for AlertTerm {
+    fn from(t: &TermHit) -> AlertTerm {
+        AlertTerm {
+            term: t.term.clone(),
+            field: t.field.name().to_string(),
+            text: t.text.clone(),
+        }
+    }
+}
+
+/// The alert id of a story on a watchlist.
+pub fn alert_id(watchlist: &str, story_key: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(watchlist.as_bytes());
+    h.update([0]);
+    h.update(story_key.as_bytes());
+    h.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("cannot write alert log {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no sink named '{0}' is configured")]
+    UnknownSink(String),
+    #[error("delivery task failed")]
+    Task(#[source] std::io::Error),
+}
+
+pub type DeliveryFuture<'a> = Pin<Box<dyn Future<Output = Vec<Result<(), SinkError>>> + Send + 'a>>;
+
+/// Somewhere alerts go. `deliver` returns one result per entry, in order; an
+/// `Ok` means the sink holds the alert durably.
+pub trait AlertSink: Send + Sync {
+    fn name(&self) -> &str;
+    fn deliver<'a>(&'a self, entries: &'a [OutboxEntry]) -> DeliveryFuture<'a>;
+}
+
+/// Bytes read from the end of the log at start-up to learn which alerts it
+/// already holds (written, but not marked delivered before a crash).
+const RECOVERY_TAIL: u64 = 1024 * 1024;
+
+/// The JSON Lines alert log: one alert per line, appended, flushed and
+/// synced before delivery is acknowledged.
+pub struct JsonlSink {
+    inner: Arc<JsonlFile>,
+}
+
+struct JsonlFile {
+    path: PathBuf,
+    /// Ids found at the end of the log when it was first opened.
+    recovered: Mutex<Option<HashSet<String>>>,
+}
+
+impl JsonlSink {
+    pub fn new(path: &Path) -> JsonlSink {
+        JsonlSink {
+            inner: Arc::new(JsonlFile {
+                path: path.to_path_buf(),
+                recovered: Mutex::new(None),
+            }),
+        }
+    }
+}
+
+impl JsonlFile {
+    fn io(&self, source: std::io::Error) -> SinkError {
+        SinkError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn write_batch(&self, entries: &[OutboxEntry]) -> Result<(), SinkError> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(&self.path)
+            .map_err(|e| self.io(e))?;
+        let mut guard = self.recovered.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            *guard = Some(recent_ids(&mut f).map_err(|e| self.io(e))?);
+        }
+        let recovered = guard.get_or_insert_with(HashSet::new);
+        // A line cut short by a crash or a full disk is closed first, so the
+        // next alert starts on a line of its own.
+        let len = f.metadata().map_err(|e| self.io(e))?.len();
+        let mut buf = Vec::new();
+        if len > 0 {
+            let mut last = [0u8; 1];
+            f.seek(SeekFrom::Start(len - 1)).map_err(|e| self.io(e))?;
+            f.read_exact(&mut last).map_err(|e| self.io(e))?;
+            if last[0] != b'\n' {
+                buf.push(b'\n');
+            }
+        }
+        for e in entries {
+            if recovered.contains(&e.alert_id) {
+                continue;
+            }
+            buf.extend_from_slice(e.payload.trim_end().as_bytes());
+            buf.push(b'\n');
+        }
+        f.write_all(&buf).map_err(|e| self.io(e))?;
+        f.flush().map_err(|e| self.io(e))?;
+        f.sync_data().map_err(|e| self.io(e))?;
+        for e in entries {
+            recovered.remove(&e.alert_id);
+        }
+        Ok(())
+    }
+}
+
+/// Alert ids in the last [`RECOVERY_TAIL`] bytes of the log.
+fn recent_ids(f: &mut std::fs::File) -> std::io::Result<HashSet<String>> {
+    let len = f.metadata()?.len();
+    let start = len.saturating_sub(RECOVERY_TAIL);
+    f.seek(SeekFrom::Start(start))?;
+    let mut buf = Vec::new();
+    f.take(RECOVERY_TAIL).read_to_end(&mut buf)?;
+    let text = String::from_utf8_lossy(&buf);
+    let mut ids = HashSet::new();
+    for line in text.lines().skip(usize::from(start > 0)) {
+        #[derive(Deserialize)]
+        struct IdOnly {
+            id: String,
+        }
+        if let Ok(r) = serde_json::from_str::<IdOnly>(line) {
+            ids.insert(r.id);
+        }
+    }
+    Ok(ids)
+}
+
+impl AlertSink for JsonlSink {
+    fn name(&self) -> &str {
+        crate::config::LOG_SINK
+    }
+
+    fn deliver<'a>(&'a self, entries: &'a [OutboxEntry]) -> DeliveryFuture<'a> {
+        let file = self.inner.clone();
+        let owned = entries.to_vec();
+        Box::pin(async move {
+            // Blocking file I/O (and fsync) stays off the runtime threads.
+            let result = tokio::task::spawn_blocking(move || file.write_batch(&owned)).await;
+            match result {
+                Ok(Ok(())) => entries.iter().map(|_| Ok(())).collect(),
+                Ok(Err(e)) => {
+                    let cause = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default();
+                    entries
+                        .iter()
+                        .map(|_| {
+                            Err(SinkError::Io {
+                                path: self.inner.path.clone(),
+                                source: std::io::Error::other(cause.clone()),
+                            })
+                        })
+                        .collect()
+                }
+                Err(join) => {
+                    let msg = join.to_string();
+                    entries
+                        .iter()
+                        .map(|_| Err(SinkError::Task(std::io::Error::other(msg.clone()))))
+                        .collect()
+                }
+            }
+        })
+    }
+}
+
+/// Rows taken from the outbox at a time.
+const BATCH: usize = 256;
+/// The longest wait between delivery attempts of one alert.
+const MAX_RETRY: Duration = Duration::from_secs(3600);
+
+/// The wait before the next attempt after `attempts` failed ones.
+pub fn retry_delay(attempts: u32) -> Duration {
+    let secs = 5u64.saturating_mul(1u64 << attempts.min(16));
+    Duration::from_secs(secs).min(MAX_RETRY)
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DrainStats {
+    pub delivered: usize,
+    pub failed: usize,
+}
+
+/// Drains the outbox into the sinks.
+#[derive(Clone)]
+pub struct AlertWorker {
+    store: Store,
+    sinks: Arc<HashMap<String, Arc<dyn AlertSink>>>,
+    wake: Arc<Notify>,
+}
+
+impl AlertWorker {
+    pub fn new(store: Store, sinks: Vec<Arc<dyn AlertSink>>) -> AlertWorker {
+        AlertWorker {
+            store,
+            sinks: Arc::new(sinks.into_iter().map(|s| (s.name().to_string(), s)).collect()),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Tells the worker new alerts are waiting.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Delivers every due alert; returns what happened.
+    pub async fn drain(&self) -> Result<DrainStats, StoreError> {
+        let mut stats = DrainStats::default();
+        loop {
+            let now = now_ms();
+            let due = self.store.due_outbox(now, BATCH).await?;
+            if due.is_empty() {
+                return Ok(stats);
+            }
+            let mut by_sink: HashMap<&str, Vec<OutboxEntry>> = HashMap::new();
+            for e in &due {
+                by_sink.entry(e.sink.as_str()).or_default().push(e.clone());
+            }
+            let mut delivered = Vec::new();
+            for (sink_name, entries) in by_sink {
+                let results = match self.sinks.get(sink_name) {
+                    Some(sink) => sink.deliver(&entries).await,
+                    None => entries
+                        .iter()
+                        .map(|_| Err(SinkError::UnknownSink(sink_name.to_string())))
+                        .collect(),
+                };
+                for (entry, result) in entries.iter().zip(results) {
+                    match result {
+                        Ok(()) => delivered.push(entry.row),
+                        Err(e) => {
+                            stats.failed += 1;
+                            let wait = retry_delay(entry.attempts);
+                            let message = match std::error::Error::source(&e) {
+                                Some(s) => format!("{e}: {s}"),
+                                None => e.to_string(),
+                            };
+                            tracing::warn!(alert = %entry.alert_id, sink = sink_name, error = %message, retry_in_s = wait.as_secs(), "alert delivery failed");
+                            self.store
+                                .mark_failed(entry.row, message, now + wait.as_millis() as i64)
+                                .await?;
+                        }
+                    }
+                }
+            }
+            stats.delivered += delivered.len();
+            let none_delivered = delivered.is_empty();
+            self.store.mark_delivered(delivered, now_ms()).await?;
+            if none_delivered {
+                // Everything due failed and was pushed back; stop for now.
+                return Ok(stats);
+            }
+        }
+    }
+
+    /// Runs until cancelled, delivering when woken and when retries fall
+    /// due; a last drain runs after cancellation.
+    pub async fn run(self, cancel: CancellationToken) {
+        loop {
+            if let Err(e) = self.drain().await {
+                tracing::error!(error = %e, "alert outbox unreadable");
+            }
+            let next = self.store.next_outbox_due().await.ok().flatten();
+            let sleep_for = next
+                .map(|t| Duration::from_millis((t - now_ms()).clamp(100, 60_000) as u64))
+                .unwrap_or(Duration::from_secs(60));
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(sleep_for) => {}
+            }
+        }
+        if let Err(e) = self.drain().await {
+            tracing::error!(error = %e, "last alert drain failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_stable_and_distinct() {
+        assert_eq!(alert_id("w", "u:a"), alert_id("w", "u:a"));
+        assert_ne!(alert_id("w", "u:a"), alert_id("w2", "u:a"));
+        assert_ne!(alert_id("w", "u:a"), alert_id("w", "u:b"));
+        assert_eq!(alert_id("w", "u:a").len(), 24);
+    }
+
+    #[test]
+    fn retry_delays_grow_and_cap() {
+        assert_eq!(retry_delay(0), Duration::from_secs(5));
+        assert_eq!(retry_delay(3), Duration::from_secs(40));
+        assert_eq!(retry_delay(30), MAX_RETRY);
+    }
+
+    #[test]
+    fn log_recovers_ids_and_closes_cut_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.jsonl");
+        std::fs::write(&path, "{\"id\":\"one\"}\n{\"id\":\"cut").unwrap();
+        let sink = JsonlSink::new(&path).inner;
+        let entry = |id: &str| OutboxEntry {
+            row: 1,
+            alert_id: id.into(),
+            sink: "log".into(),
+            payload: format!("{{\"id\":\"{id}\"}}"),
+            attempts: 0,
+        };
+        sink.write_batch(&[entry("one"), entry("two")]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, "{\"id\":\"one\"}\n{\"id\":\"cut\n{\"id\":\"two\"}\n");
+    }
+}

@@ -1,0 +1,381 @@
+//! HTTP fetching: the only reqwest user. One shared client (connection
+//! reuse, gzip/brotli/deflate), conditional GET, redirects followed by hand
+//! (capped, loops caught, permanent ones reported), time limits on connect,
+//! headers and the whole body, and a body cap enforced while streaming,
+//! after decompression. Every failure is classified.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use tokio::time::{Instant, timeout_at};
+use url::Url;
+
+use crate::config::Polling;
+
+/// Most redirects followed for one request.
+pub const MAX_REDIRECTS: usize = 5;
+
+const ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, \
+                      application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5";
+
+#[derive(Debug, Clone)]
+pub struct FetchSettings {
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub max_body: u64,
+    pub user_agent: String,
+}
+
+impl From<&Polling> for FetchSettings {
+    fn from(p: &Polling) -> FetchSettings {
+        FetchSettings {
+            timeout: p.timeout,
+            connect_timeout: p.connect_timeout,
+            max_body: p.max_body,
+            user_agent: p.user_agent.clone(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("invalid url")]
+    Url(#[source] url::ParseError),
+    #[error("cannot build HTTP client")]
+    Client(#[source] reqwest::Error),
+    #[error("DNS lookup failed")]
+    Dns(#[source] reqwest::Error),
+    #[error("connection failed")]
+    Connect(#[source] reqwest::Error),
+    #[error("TLS failed")]
+    Tls(#[source] reqwest::Error),
+    #[error("timed out waiting for response headers")]
+    HeaderTimeout,
+    #[error("timed out reading the body")]
+    BodyTimeout,
+    #[error("HTTP {status}")]
+    Status { status: u16, retry_after: Option<Duration> },
+    #[error("body exceeds {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("redirect loop")]
+    RedirectLoop,
+    #[error("more than {MAX_REDIRECTS} redirects")]
+    TooManyRedirects,
+    #[error("redirect without a valid Location")]
+    BadRedirect,
+    #[error("bad response body")]
+    Body(#[source] reqwest::Error),
+    #[error("request failed")]
+    Other(#[source] reqwest::Error),
+}
+
+impl FetchError {
+    /// A short stable name for logs, the database and `newshound feeds`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FetchError::Url(_) => "url",
+            FetchError::Client(_) => "client",
+            FetchError::Dns(_) => "dns",
+            FetchError::Connect(_) => "connect",
+            FetchError::Tls(_) => "tls",
+            FetchError::HeaderTimeout | FetchError::BodyTimeout => "timeout",
+            FetchError::Status { .. } => "http_status",
+            FetchError::TooLarge { .. } => "too_large",
+            FetchError::RedirectLoop | FetchError::TooManyRedirects | FetchError::BadRedirect => "redirect",
+            FetchError::Body(e) if is_decode_error(e) => "decompression",
+            FetchError::Body(_) => "body",
+            FetchError::Other(_) => "other",
+        }
+    }
+
+    /// The HTTP status, when the server sent one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            FetchError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The message with its causes, for logs and `newshound feeds`.
+    pub fn chain(&self) -> String {
+        let mut s = self.to_string();
+        let mut src = std::error::Error::source(self);
+        while let Some(e) = src {
+            let m = e.to_string();
+            if !s.contains(&m) {
+                s.push_str(": ");
+                s.push_str(&m);
+            }
+            src = e.source();
+        }
+        s
+    }
+}
+
+fn is_decode_error(e: &reqwest::Error) -> bool {
+    e.is_decode() || source_text(e).contains("decompress") || source_text(e).contains("invalid gzip")
+}
+
+fn source_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = String::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cur {
+        s.push_str(&c.to_string().to_ascii_lowercase());
+        s.push(' ');
+        cur = c.source();
+    }
+    s
+}
+
+fn classify(e: reqwest::Error) -> FetchError {
+    let text = source_text(&e);
+    if e.is_timeout() {
+        FetchError::HeaderTimeout
+    } else if text.contains("dns error")
+        || text.contains("failed to lookup address")
+        || text.contains("name or service not known")
+    {
+        FetchError::Dns(e)
+    } else if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
+        FetchError::Tls(e)
+    } else if e.is_connect() {
+        FetchError::Connect(e)
+    } else if e.is_body() || e.is_decode() {
+        FetchError::Body(e)
+    } else {
+        FetchError::Other(e)
+    }
+}
+
+/// Validators from the last successful fetch, sent back so that an
+/// unchanged feed costs a 304.
+#[derive(Debug, Clone, Default)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// What the server said about the response besides the body.
+#[derive(Debug, Clone, Default)]
+pub struct ResponseMeta {
+    pub status: u16,
+    /// The URL the body came from, after redirects.
+    pub final_url: String,
+    /// Where every redirect on the way was permanent (301/308): the new home.
+    pub permanent_redirect: Option<String>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub max_age: Option<Duration>,
+    pub expires: Option<DateTime<Utc>>,
+    pub content_type: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Fetched {
+    NotModified(ResponseMeta),
+    Body(ResponseMeta, Bytes),
+}
+
+/// The HTTP client.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    settings: FetchSettings,
+}
+
+impl Fetcher {
+    pub fn new(settings: FetchSettings) -> Result<Fetcher, FetchError> {
+        let client = reqwest::Client::builder()
+            .user_agent(settings.user_agent.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(4)
+            .gzip(true)
+            .brotli(true)
+            .deflate(true)
+            .build()
+            .map_err(FetchError::Client)?;
+        Ok(Fetcher { client, settings })
+    }
+
+    pub fn settings(&self) -> &FetchSettings {
+        &self.settings
+    }
+
+    /// Fetches `url` with conditional headers, following redirects by hand.
+    pub async fn fetch(&self, url: &str, validators: &Validators) -> Result<Fetched, FetchError> {
+        let deadline = Instant::now() + self.settings.timeout;
+        let mut current = Url::parse(url).map_err(FetchError::Url)?;
+        let mut visited = vec![current.to_string()];
+        let mut all_permanent = true;
+        loop {
+            let mut req = self.client.get(current.clone()).header(header::ACCEPT, ACCEPT);
+            if let Some(e) = &validators.etag {
+                req = req.header(header::IF_NONE_MATCH, e);
+            }
+            if let Some(lm) = &validators.last_modified {
+                req = req.header(header::IF_MODIFIED_SINCE, lm);
+            }
+            let resp = match timeout_at(deadline, req.send()).await {
+                Err(_) => return Err(FetchError::HeaderTimeout),
+                Ok(r) => r.map_err(classify)?,
+            };
+            let status = resp.status();
+            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+                let next = resp
+                    .headers()
+                    .get(header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|loc| current.join(loc).ok())
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .ok_or(FetchError::BadRedirect)?;
+                if !matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT) {
+                    all_permanent = false;
+                }
+                if visited.contains(&next.to_string()) {
+                    return Err(FetchError::RedirectLoop);
+                }
+                if visited.len() > MAX_REDIRECTS {
+                    return Err(FetchError::TooManyRedirects);
+                }
+                visited.push(next.to_string());
+                current = next;
+                continue;
+            }
+            let meta = meta_of(&resp, &current, visited.len() > 1 && all_permanent);
+            if status == StatusCode::NOT_MODIFIED {
+                return Ok(Fetched::NotModified(meta));
+            }
+            if !status.is_success() {
+                return Err(FetchError::Status {
+                    status: status.as_u16(),
+                    retry_after: retry_after(resp.headers(), Utc::now()),
+                });
+            }
+            let limit = self.settings.max_body;
+            if resp.content_length().is_some_and(|n| n > limit) {
+                return Err(FetchError::TooLarge { limit });
+            }
+            let mut body = BytesMut::new();
+            let mut stream = resp.bytes_stream();
+            loop {
+                match timeout_at(deadline, stream.next()).await {
+                    Err(_) => return Err(FetchError::BodyTimeout),
+                    Ok(None) => break,
+                    Ok(Some(Err(e))) => {
+                        return Err(if e.is_timeout() {
+                            FetchError::BodyTimeout
+                        } else {
+                            FetchError::Body(e)
+                        });
+                    }
+                    Ok(Some(Ok(chunk))) => {
+                        if body.len() as u64 + chunk.len() as u64 > limit {
+                            return Err(FetchError::TooLarge { limit });
+                        }
+                        body.extend_from_slice(&chunk);
+                    }
+                }
+            }
+            return Ok(Fetched::Body(meta, body.freeze()));
+        }
+    }
+}
+
+fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    h.get(name)
+        .and_then(|v: &HeaderValue| v.to_str().ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+fn meta_of(resp: &reqwest::Response, url: &Url, permanent: bool) -> ResponseMeta {
+    let h = resp.headers();
+    ResponseMeta {
+        status: resp.status().as_u16(),
+        final_url: url.to_string(),
+        permanent_redirect: permanent.then(|| url.to_string()),
+        etag: header_str(h, header::ETAG),
+        last_modified: header_str(h, header::LAST_MODIFIED),
+        max_age: header_str(h, header::CACHE_CONTROL).and_then(|v| max_age(&v)),
+        expires: header_str(h, header::EXPIRES).and_then(|v| http_date(&v)),
+        content_type: header_str(h, header::CONTENT_TYPE),
+    }
+}
+
+/// `max-age` (or `s-maxage`) of a Cache-Control value; `no-cache`/`no-store`
+/// say nothing about polling and give `None`.
+pub fn max_age(v: &str) -> Option<Duration> {
+    v.split(',').find_map(|d| {
+        let d = d.trim().to_ascii_lowercase();
+        let (k, val) = d.split_once('=')?;
+        if k.trim() == "max-age" || k.trim() == "s-maxage" {
+            val.trim()
+                .trim_matches('"')
+                .parse::<u64>()
+                .ok()
+                .map(Duration::from_secs)
+        } else {
+            None
+        }
+    })
+}
+
+/// Parses an HTTP date (RFC 9110 IMF-fixdate and the obsolete forms chrono
+/// accepts as RFC 2822).
+pub fn http_date(v: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc2822(v.trim())
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(v.trim(), "%A, %d-%b-%y %H:%M:%S GMT")
+                .ok()
+                .map(|n| n.and_utc())
+        })
+}
+
+/// Retry-After as a wait from `now`: delay-seconds or an HTTP date.
+pub fn retry_after(h: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+    let v = header_str(h, header::RETRY_AFTER)?;
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = http_date(&v)?;
+    Some((when - now).to_std().unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_control_max_age() {
+        assert_eq!(max_age("public, max-age=600"), Some(Duration::from_secs(600)));
+        assert_eq!(max_age("s-maxage=60"), Some(Duration::from_secs(60)));
+        assert_eq!(max_age("no-cache"), None);
+        assert_eq!(max_age("max-age=abc"), None);
+    }
+
+    #[test]
+    fn retry_after_both_forms() {
+        let now = DateTime::parse_from_rfc3339("2025-11-20T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut h = HeaderMap::new();
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("120"));
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(120)));
+        h.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static("Thu, 20 Nov 2025 10:05:00 GMT"),
+        );
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(300)));
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h, now), None);
+    }
+}

@@ -1,0 +1,343 @@
+//! Scheduling: when each feed is due. Turns the outcome of a poll into the
+//! feed's next state: regular interval (per-feed or default, nudged by what
+//! the server says: RSS `<ttl>`, Cache-Control `max-age`, `Expires`), with
+//! jitter; exponential backoff on consecutive failures; Retry-After as a
+//! wait, not a failure; 410 Gone as the end. Pure: no HTTP, no parsing.
+
+use std::time::Duration;
+
+use crate::config::Polling;
+use crate::store::{FeedState, Health};
+
+/// What a poll came to, as far as scheduling cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// 200 with a feed, or 304.
+    Success {
+        status: u16,
+        not_modified: bool,
+        /// The longest wait the server asked for (TTL, max-age, Expires).
+        server_hint: Option<Duration>,
+        etag: Option<String>,
+        last_modified: Option<String>,
+        /// The new URL, when every redirect on the way was permanent.
+        permanent_redirect: Option<String>,
+    },
+    /// 429 or 503 with Retry-After: come back later, nothing is wrong.
+    Wait { status: u16, retry_after: Duration },
+    /// 410: the feed is gone for good.
+    Gone,
+    Failure {
+        status: Option<u16>,
+        kind: String,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+}
+
+/// How many polls in a row a permanent redirect must be seen before the
+/// stored URL follows it.
+pub const REDIRECT_CONFIRMATIONS: u32 = 3;
+
+/// Share of an interval added or removed at random.
+const JITTER: f64 = 0.1;
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub interval: Duration,
+    pub min_interval: Duration,
+    pub max_interval: Duration,
+    pub max_backoff: Duration,
+}
+
+impl From<&Polling> for Policy {
+    fn from(p: &Polling) -> Policy {
+        Policy {
+            interval: p.interval,
+            min_interval: p.min_interval,
+            max_interval: p.max_interval,
+            max_backoff: p.max_backoff,
+        }
+    }
+}
+
+fn ms(d: Duration) -> i64 {
+    d.as_millis().min(i64::MAX as u128) as i64
+}
+
+/// `d` moved at random by up to ±10%.
+pub fn jittered(d: Duration, rand01: f64) -> Duration {
+    let f = 1.0 + JITTER * (2.0 * rand01.clamp(0.0, 1.0) - 1.0);
+    d.mul_f64(f)
+}
+
+impl Policy {
+    /// The regular interval for a feed: its own, or the default, kept within
+    /// the bounds; a server asking for longer gets longer (up to the max).
+    pub fn interval_for(&self, feed_interval: Option<Duration>, server_hint: Option<Duration>) -> Duration {
+        let base = feed_interval.unwrap_or(self.interval);
+        let wanted = match server_hint {
+            Some(h) if h > base => h,
+            _ => base,
+        };
+        wanted.clamp(self.min_interval, self.max_interval.max(self.min_interval))
+    }
+
+    /// The wait after `failures` consecutive failures: the interval doubled
+    /// per failure after the first, capped.
+    pub fn backoff(&self, interval: Duration, failures: u32) -> Duration {
+        let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(20));
+        interval.saturating_mul(factor).min(self.max_backoff)
+    }
+
+    /// The feed's state after a poll at `now` (Unix ms). `rand01` is a
+    /// uniform random number for the jitter.
+    pub fn after_poll(
+        &self,
+        prev: &FeedState,
+        outcome: &Outcome,
+        feed_interval: Option<Duration>,
+        now: i64,
+        rand01: f64,
+    ) -> FeedState {
+        let mut s = prev.clone();
+        s.last_poll = Some(now);
+        s.polls += 1;
+        match outcome {
+            Outcome::Success {
+                status,
+                not_modified,
+                server_hint,
+                etag,
+                last_modified,
+                permanent_redirect,
+            } => {
+                let interval = self.interval_for(feed_interval, *server_hint);
+                s.health = Health::Ok;
+                s.last_success = Some(now);
+                s.last_status = Some(*status);
+                s.last_error = None;
+                s.error_kind = None;
+                s.consecutive_failures = 0;
+                s.hold_until = None;
+                s.interval_secs = Some(interval.as_secs());
+                s.next_poll = Some(now + ms(jittered(interval, rand01)));
+                if *not_modified {
+                    s.not_modified += 1;
+                } else {
+                    // A 200 without validators clears the old ones.
+                    s.etag = etag.clone();
+                    s.last_modified = last_modified.clone();
+                }
+                match permanent_redirect {
+                    Some(url) if s.redirect_url.as_deref() == Some(url) => {
+                        s.redirect_count += 1;
+                        if s.redirect_count >= REDIRECT_CONFIRMATIONS {
+                            s.fetch_url = Some(url.clone());
+                            s.redirect_url = None;
+                            s.redirect_count = 0;
+                        }
+                    }
+                    Some(url) => {
+                        s.redirect_url = Some(url.clone());
+                        s.redirect_count = 1;
+                    }
+                    None => {
+                        s.redirect_url = None;
+                        s.redirect_count = 0;
+                    }
+                }
+            }
+            Outcome::Wait { status, retry_after } => {
+                let wait = (*retry_after).clamp(Duration::from_secs(1), self.max_backoff);
+                s.last_status = Some(*status);
+                s.last_error = Some(format!("HTTP {status}: asked to retry after {}s", wait.as_secs()));
+                s.error_kind = Some("retry_after".into());
+                s.hold_until = Some(now + ms(wait));
+                if s.health == Health::New {
+                    s.health = Health::Ok;
+                }
+            }
+            Outcome::Gone => {
+                s.health = Health::Gone;
+                s.last_status = Some(410);
+                s.last_error = Some("HTTP 410 Gone: the feed was removed".into());
+                s.error_kind = Some("gone".into());
+                s.next_poll = None;
+                s.hold_until = None;
+            }
+            Outcome::Failure {
+                status,
+                kind,
+                message,
+                retry_after,
+            } => {
+                let interval = self.interval_for(feed_interval, None);
+                s.consecutive_failures += 1;
+                s.health = if s.consecutive_failures >= 2 {
+                    Health::Backoff
+                } else {
+                    Health::Failing
+                };
+                s.last_status = *status;
+                s.last_error = Some(message.clone());
+                s.error_kind = Some(kind.clone());
+                let mut wait = jittered(self.backoff(interval, s.consecutive_failures), rand01);
+                if let Some(ra) = retry_after {
+                    wait = wait.max((*ra).min(self.max_backoff));
+                }
+                s.hold_until = Some(now + ms(wait));
+                s.next_poll = Some(now + ms(wait));
+            }
+        }
+        s
+    }
+}
+
+/// True when the feed should be polled at `now`. With `all`, the regular
+/// interval is ignored but server-requested waits and backoff still hold.
+pub fn is_due(s: &FeedState, now: i64, all: bool) -> bool {
+    if s.health == Health::Gone {
+        return false;
+    }
+    if s.hold_until.is_some_and(|h| h > now) {
+        return false;
+    }
+    all || s.next_poll.is_none_or(|n| n <= now)
+}
+
+/// When the feed is next due (Unix ms), `None` when never.
+pub fn due_at(s: &FeedState) -> Option<i64> {
+    if s.health == Health::Gone {
+        return None;
+    }
+    let n = s.next_poll.unwrap_or(0);
+    Some(s.hold_until.map_or(n, |h| h.max(n)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy {
+            interval: Duration::from_secs(900),
+            min_interval: Duration::from_secs(120),
+            max_interval: Duration::from_secs(6 * 3600),
+            max_backoff: Duration::from_secs(24 * 3600),
+        }
+    }
+
+    fn ok(hint: Option<u64>) -> Outcome {
+        Outcome::Success {
+            status: 200,
+            not_modified: false,
+            server_hint: hint.map(Duration::from_secs),
+            etag: Some("\"e\"".into()),
+            last_modified: None,
+            permanent_redirect: None,
+        }
+    }
+
+    fn fail() -> Outcome {
+        Outcome::Failure {
+            status: Some(500),
+            kind: "http_status".into(),
+            message: "HTTP 500".into(),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn success_schedules_the_interval_with_jitter_and_hints() {
+        let p = policy();
+        let s = p.after_poll(&FeedState::default(), &ok(None), None, 0, 0.5);
+        assert_eq!(s.next_poll, Some(900_000));
+        let lo = p.after_poll(&FeedState::default(), &ok(None), None, 0, 0.0);
+        let hi = p.after_poll(&FeedState::default(), &ok(None), None, 0, 1.0);
+        assert_eq!((lo.next_poll, hi.next_poll), (Some(810_000), Some(990_000)));
+        let ttl = p.after_poll(&FeedState::default(), &ok(Some(3600)), None, 0, 0.5);
+        assert_eq!(ttl.next_poll, Some(3_600_000));
+        let huge = p.after_poll(&FeedState::default(), &ok(Some(86_400 * 7)), None, 0, 0.5);
+        assert_eq!(huge.next_poll, Some(6 * 3_600_000));
+        let own = p.after_poll(&FeedState::default(), &ok(None), Some(Duration::from_secs(10)), 0, 0.5);
+        assert_eq!(own.next_poll, Some(120_000), "clamped to min_interval");
+        assert_eq!(s.etag.as_deref(), Some("\"e\""));
+    }
+
+    #[test]
+    fn failures_back_off_exponentially_up_to_the_cap() {
+        let p = policy();
+        let mut s = FeedState::default();
+        let mut waits = Vec::new();
+        for _ in 0..10 {
+            s = p.after_poll(&s, &fail(), None, 0, 0.5);
+            waits.push(s.hold_until.unwrap() / 1000);
+        }
+        assert_eq!(&waits[..5], &[900, 1800, 3600, 7200, 14400]);
+        assert_eq!(waits[9], 86_400);
+        assert_eq!(s.health, Health::Backoff);
+        assert_eq!(s.consecutive_failures, 10);
+        let back = p.after_poll(&s, &ok(None), None, 0, 0.5);
+        assert_eq!(
+            (back.health, back.consecutive_failures, back.hold_until),
+            (Health::Ok, 0, None)
+        );
+    }
+
+    #[test]
+    fn retry_after_is_a_wait_not_a_failure() {
+        let p = policy();
+        let s = p.after_poll(
+            &FeedState::default(),
+            &Outcome::Wait {
+                status: 429,
+                retry_after: Duration::from_secs(120),
+            },
+            None,
+            1000,
+            0.5,
+        );
+        assert_eq!(s.consecutive_failures, 0);
+        assert_eq!(s.hold_until, Some(121_000));
+        assert!(!is_due(&s, 120_000, true));
+        assert!(is_due(&s, 121_000, true));
+    }
+
+    #[test]
+    fn gone_is_never_due() {
+        let s = policy().after_poll(&FeedState::default(), &Outcome::Gone, None, 0, 0.5);
+        assert!(!is_due(&s, i64::MAX, true));
+        assert_eq!(due_at(&s), None);
+    }
+
+    #[test]
+    fn all_ignores_interval_but_not_holds() {
+        let p = policy();
+        let s = p.after_poll(&FeedState::default(), &ok(None), None, 0, 0.5);
+        assert!(!is_due(&s, 1000, false));
+        assert!(is_due(&s, 1000, true));
+        let f = p.after_poll(&FeedState::default(), &fail(), None, 0, 0.5);
+        assert!(!is_due(&f, 1000, true));
+    }
+
+    #[test]
+    fn permanent_redirect_is_adopted_after_confirmations() {
+        let p = policy();
+        let moved = Outcome::Success {
+            status: 200,
+            not_modified: false,
+            server_hint: None,
+            etag: None,
+            last_modified: None,
+            permanent_redirect: Some("https://new.example/feed".into()),
+        };
+        let mut s = FeedState::default();
+        for i in 1..REDIRECT_CONFIRMATIONS {
+            s = p.after_poll(&s, &moved, None, 0, 0.5);
+            assert_eq!(s.fetch_url, None, "poll {i}");
+        }
+        s = p.after_poll(&s, &moved, None, 0, 0.5);
+        assert_eq!(s.fetch_url.as_deref(), Some("https://new.example/feed"));
+    }
+}

@@ -1,0 +1,819 @@
+//! Storage: the only rusqlite user. One SQLite file in WAL mode, owned by one
+//! thread that runs every statement in order; the async side sends it jobs
+//! over a bounded channel and awaits the answers. Schema by versioned
+//! migrations (`PRAGMA user_version`). Holds feeds and their fetch state,
+//! items (with full-text index), matches, the story keys already alerted, and
+//! the alert outbox.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::FeedSpec;
+use crate::feed::Item;
+use crate::rules::WatchlistMatch;
+
+/// Jobs waiting for the store thread; senders wait when it is full.
+const QUEUE: usize = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot create database folder {path}")]
+    Folder {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("database schema version {found} is newer than this newshound supports ({supported}); upgrade newshound")]
+    TooNew { found: i64, supported: i64 },
+    #[error("the store is closed")]
+    Closed,
+    #[error("cannot encode stored value")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Schema migrations, applied in order; the database's `user_version` is the
+/// number applied so far. Never edit or remove an entry: add a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: feeds, items, matches, alerts.
+    r#"
+    CREATE TABLE feeds (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL UNIQUE,
+        fetch_url TEXT,
+        name TEXT NOT NULL,
+        lang TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        active INTEGER NOT NULL DEFAULT 1,
+        added_at INTEGER NOT NULL,
+        state TEXT NOT NULL DEFAULT 'new',
+        etag TEXT,
+        last_modified TEXT,
+        last_poll INTEGER,
+        last_success INTEGER,
+        last_status INTEGER,
+        last_error TEXT,
+        error_kind TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        next_poll INTEGER,
+        hold_until INTEGER,
+        interval_secs INTEGER,
+        polls INTEGER NOT NULL DEFAULT 0,
+        not_modified INTEGER NOT NULL DEFAULT 0,
+        redirect_url TEXT,
+        redirect_count INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE items (
+        id INTEGER PRIMARY KEY,
+        feed_id INTEGER NOT NULL REFERENCES feeds(id),
+        key TEXT NOT NULL,
+        title TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        content TEXT NOT NULL,
+        link TEXT,
+        published INTEGER,
+        first_seen INTEGER NOT NULL,
+        lang TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        authors TEXT NOT NULL DEFAULT '[]',
+        UNIQUE (feed_id, key)
+    );
+    CREATE INDEX items_first_seen ON items(first_seen);
+    CREATE VIRTUAL TABLE items_fts USING fts5(
+        title, summary, content,
+        content = 'items', content_rowid = 'id',
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TABLE matches (
+        item_id INTEGER NOT NULL REFERENCES items(id),
+        watchlist TEXT NOT NULL,
+        version TEXT NOT NULL,
+        rules TEXT NOT NULL,
+        terms TEXT NOT NULL,
+        snippet TEXT NOT NULL,
+        alert_id TEXT,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (item_id, watchlist)
+    ) WITHOUT ROWID;
+    CREATE TABLE story_alerts (
+        watchlist TEXT NOT NULL,
+        story_key TEXT NOT NULL,
+        alert_id TEXT NOT NULL,
+        PRIMARY KEY (watchlist, story_key)
+    ) WITHOUT ROWID;
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        alert_id TEXT NOT NULL,
+        sink TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt INTEGER NOT NULL,
+        delivered_at INTEGER,
+        last_error TEXT,
+        UNIQUE (alert_id, sink)
+    );
+    CREATE INDEX outbox_pending ON outbox(next_attempt) WHERE delivered_at IS NULL;
+    "#,
+];
+
+pub fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+pub fn ms_to_datetime(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+/// A feed's health as the scheduler keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Health {
+    /// Never polled.
+    #[default]
+    New,
+    Ok,
+    /// The last poll failed.
+    Failing,
+    /// Several polls in a row failed; polls are spaced out.
+    Backoff,
+    /// The server said 410 Gone; the feed is not polled any more.
+    Gone,
+}
+
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::New => "new",
+            Health::Ok => "ok",
+            Health::Failing => "failing",
+            Health::Backoff => "backoff",
+            Health::Gone => "gone",
+        }
+    }
+
+    pub fn parse(s: &str) -> Health {
+        match s {
+            "ok" => Health::Ok,
+            "failing" => Health::Failing,
+            "backoff" => Health::Backoff,
+            "gone" => Health::Gone,
+            _ => Health::New,
+        }
+    }
+}
+
+/// What is remembered about fetching a feed between polls. Times are Unix
+/// milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FeedState {
+    pub health: Health,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub last_poll: Option<i64>,
+    pub last_success: Option<i64>,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub error_kind: Option<String>,
+    pub consecutive_failures: u32,
+    /// When the regular interval next allows a poll.
+    pub next_poll: Option<i64>,
+    /// No poll before this, whatever asked for it: the server's Retry-After
+    /// or the backoff after failures.
+    pub hold_until: Option<i64>,
+    /// The interval the scheduler settled on, seconds.
+    pub interval_secs: Option<u64>,
+    pub polls: u64,
+    pub not_modified: u64,
+    /// Where the feed now lives after permanent redirects.
+    pub fetch_url: Option<String>,
+    /// A permanent redirect target seen on the last polls, and how many
+    /// polls in a row it was seen.
+    pub redirect_url: Option<String>,
+    pub redirect_count: u32,
+}
+
+/// A configured feed with its stored state.
+#[derive(Debug, Clone)]
+pub struct FeedRow {
+    pub id: i64,
+    pub url: String,
+    pub name: String,
+    pub lang: Option<String>,
+    pub state: FeedState,
+}
+
+impl FeedRow {
+    /// The URL to request: where permanent redirects led, or the configured
+    /// one.
+    pub fn fetch_url(&self) -> &str {
+        self.state.fetch_url.as_deref().unwrap_or(&self.url)
+    }
+}
+
+/// An alert to queue with its match.
+#[derive(Debug, Clone)]
+pub struct AlertDraft {
+    pub alert_id: String,
+    pub story_keys: Vec<String>,
+    pub sinks: Vec<String>,
+    pub payload: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMatch {
+    pub watchlist_match: WatchlistMatch,
+    /// `None` when the item may not alert (old backlog on a first poll).
+    pub alert: Option<AlertDraft>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewItem {
+    pub item: Item,
+    pub matches: Vec<NewMatch>,
+}
+
+/// Everything one successful poll writes, in one transaction.
+#[derive(Debug, Clone)]
+pub struct PollCommit {
+    pub feed_id: i64,
+    pub state: FeedState,
+    pub items: Vec<NewItem>,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitSummary {
+    pub items: usize,
+    pub matches: usize,
+    pub alerts: usize,
+    /// Matches whose story had already alerted on the watchlist.
+    pub duplicates: usize,
+}
+
+/// An undelivered alert for one sink.
+#[derive(Debug, Clone)]
+pub struct OutboxEntry {
+    pub row: i64,
+    pub alert_id: String,
+    pub sink: String,
+    pub payload: String,
+    pub attempts: u32,
+}
+
+/// A stored item, for search and replay.
+#[derive(Debug, Clone)]
+pub struct StoredItem {
+    pub id: i64,
+    pub feed_name: String,
+    pub feed_url: String,
+    pub item: Item,
+    pub first_seen: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct FeedHealth {
+    pub row: FeedRow,
+    pub items: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutboxCounts {
+    pub pending: u64,
+    pub delivered: u64,
+}
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// Handle to the store thread. Cheap to clone; the thread ends when the last
+/// handle is closed or dropped, after finishing every queued job.
+#[derive(Clone)]
+pub struct Store {
+    tx: mpsc::Sender<Job>,
+    thread: std::sync::Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
+    path: PathBuf,
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    let mut conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // WAL must be set outside a transaction.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let supported = MIGRATIONS.len() as i64;
+    if version > supported {
+        return Err(StoreError::TooNew {
+            found: version,
+            supported,
+        });
+    }
+    for m in &MIGRATIONS[version as usize..] {
+        tx.execute_batch(m)?;
+    }
+    tx.pragma_update(None, "user_version", supported)?;
+    tx.commit()?;
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and starts the store thread.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let mut conn = open_connection(path)?;
+        let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("newshound-store".into())
+            .spawn(move || {
+                while let Some(job) = rx.blocking_recv() {
+                    job(&mut conn);
+                }
+                // Fold the WAL back so the file is complete on its own.
+                let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
+            })
+            .map_err(|source| StoreError::Folder {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Store {
+            tx,
+            thread: std::sync::Arc::new(std::sync::Mutex::new(Some(thread))),
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        self.tx.send(job).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Finishes every queued job and stops the thread. Other clones of this
+    /// handle must be dropped first for the thread to end.
+    pub async fn close(self) {
+        let thread = self.thread.clone();
+        drop(self);
+        let handle = thread.lock().ok().and_then(|mut g| g.take());
+        if let Some(h) = handle {
+            let _ = tokio::task::spawn_blocking(move || h.join()).await;
+        }
+    }
+
+    /// Makes the feeds table match the configured list: new feeds are added,
+    /// names and languages updated, feeds no longer listed set inactive (their
+    /// items stay). Returns the active feeds with their state.
+    pub async fn sync_feeds(&self, specs: Vec<FeedSpec>) -> Result<Vec<FeedRow>, StoreError> {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let now = now_ms();
+            tx.execute("UPDATE feeds SET active = 0", [])?;
+            for f in &specs {
+                tx.execute(
+                    "INSERT INTO feeds (url, name, lang, tags, added_at, active) VALUES (?1, ?2, ?3, ?4, ?5, 1)
+                     ON CONFLICT(url) DO UPDATE SET name = excluded.name, lang = excluded.lang,
+                     tags = excluded.tags, active = 1",
+                    params![f.url, f.name, f.lang, serde_json::to_string(&f.tags)?, now],
+                )?;
+            }
+            tx.commit()?;
+            let mut rows = select_feeds(conn, "WHERE active = 1")?;
+            let order: std::collections::HashMap<&str, usize> =
+                specs.iter().enumerate().map(|(i, f)| (f.url.as_str(), i)).collect();
+            rows.sort_by_key(|r| order.get(r.url.as_str()).copied().unwrap_or(usize::MAX));
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// Which of `keys` the feed has not stored yet, in the order given
+    /// (duplicates within `keys` reported once).
+    pub async fn unseen_keys(&self, feed_id: i64, keys: Vec<String>) -> Result<Vec<String>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND key = ?2")?;
+            let mut seen = HashSet::new();
+            let mut out = Vec::new();
+            for k in keys {
+                if !seen.insert(k.clone()) {
+                    continue;
+                }
+                if !stmt.exists(params![feed_id, k])? {
+                    out.push(k);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Saves a feed's state alone (not modified, failure, wait).
+    pub async fn save_feed_state(&self, feed_id: i64, state: FeedState) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            write_state(conn, feed_id, &state)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Writes a poll's items, matches, outbox rows and the feed state in one
+    /// transaction.
+    pub async fn commit_poll(&self, commit: PollCommit) -> Result<CommitSummary, StoreError> {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let summary = commit_in(&tx, &commit)?;
+            write_state(&tx, commit.feed_id, &commit.state)?;
+            tx.commit()?;
+            Ok(summary)
+        })
+        .await
+    }
+
+    /// Undelivered alerts due at `now`, oldest first.
+    pub async fn due_outbox(&self, now: i64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, alert_id, sink, payload, attempts FROM outbox
+                 WHERE delivered_at IS NULL AND next_attempt <= ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = stmt
+                .query_map(params![now, limit as i64], |r| {
+                    Ok(OutboxEntry {
+                        row: r.get(0)?,
+                        alert_id: r.get(1)?,
+                        sink: r.get(2)?,
+                        payload: r.get(3)?,
+                        attempts: r.get(4)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// When the next undelivered alert becomes due, if any.
+    pub async fn next_outbox_due(&self) -> Result<Option<i64>, StoreError> {
+        self.call(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT min(next_attempt) FROM outbox WHERE delivered_at IS NULL",
+                    [],
+                    |r| r.get::<_, Option<i64>>(0),
+                )
+                .optional()?
+                .flatten())
+        })
+        .await
+    }
+
+    pub async fn mark_delivered(&self, rows: Vec<i64>, now: i64) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            {
+                let mut stmt =
+                    tx.prepare_cached("UPDATE outbox SET delivered_at = ?2, last_error = NULL WHERE id = ?1")?;
+                for r in rows {
+                    stmt.execute(params![r, now])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn mark_failed(&self, row: i64, error: String, next_attempt: i64) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt = ?3 WHERE id = ?1",
+                params![row, error, next_attempt],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
+        self.call(|conn| {
+            Ok(conn.query_row(
+                "SELECT count(*) FILTER (WHERE delivered_at IS NULL), count(*) FILTER (WHERE delivered_at IS NOT NULL) FROM outbox",
+                [],
+                |r| {
+                    Ok(OutboxCounts {
+                        pending: r.get::<_, i64>(0)? as u64,
+                        delivered: r.get::<_, i64>(1)? as u64,
+                    })
+                },
+            )?)
+        })
+        .await
+    }
+
+    /// Every feed (active ones first) with its stored item count.
+    pub async fn feed_health(&self) -> Result<Vec<FeedHealth>, StoreError> {
+        self.call(|conn| {
+            let rows = select_feeds(conn, "ORDER BY active DESC, id")?;
+            let mut count = conn.prepare_cached("SELECT count(*) FROM items WHERE feed_id = ?1")?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let items: i64 = count.query_row([row.id], |r| r.get(0))?;
+                out.push(FeedHealth {
+                    row,
+                    items: items as u64,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Full-text search over stored items, best first. The query uses
+    /// SQLite FTS5 syntax; one that does not parse is searched as plain
+    /// words.
+    pub async fn search(&self, query: String, limit: usize) -> Result<Vec<StoredItem>, StoreError> {
+        self.call(move |conn| {
+            let sql = format!(
+                "SELECT {ITEM_COLUMNS} FROM items_fts JOIN items i ON i.id = items_fts.rowid
+                 JOIN feeds f ON f.id = i.feed_id WHERE items_fts MATCH ?1 ORDER BY bm25(items_fts) LIMIT ?2"
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let run = |stmt: &mut rusqlite::Statement<'_>, q: &str| -> rusqlite::Result<Vec<StoredItem>> {
+                stmt.query_map(params![q, limit as i64], stored_item)?.collect()
+            };
+            match run(&mut stmt, &query) {
+                Ok(v) => Ok(v),
+                Err(_) => {
+                    let quoted: Vec<String> = query
+                        .split_whitespace()
+                        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+                        .collect();
+                    Ok(run(&mut stmt, &quoted.join(" "))?)
+                }
+            }
+        })
+        .await
+    }
+
+    /// Stored items first seen at or after `since`, in first-seen order, a
+    /// page at a time: pass the last id of the previous page as `after_id`.
+    pub async fn items_since(&self, since: i64, after_id: i64, limit: usize) -> Result<Vec<StoredItem>, StoreError> {
+        self.call(move |conn| {
+            let sql = format!(
+                "SELECT {ITEM_COLUMNS} FROM items i JOIN feeds f ON f.id = i.feed_id
+                 WHERE i.first_seen >= ?1 AND i.id > ?2 ORDER BY i.id LIMIT ?3"
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt
+                .query_map(params![since, after_id, limit as i64], stored_item)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// Counts rows of a table, for tests and status lines.
+    pub async fn count(&self, table: &'static str) -> Result<u64, StoreError> {
+        self.call(move |conn| {
+            let allowed = ["feeds", "items", "matches", "outbox", "story_alerts"];
+            if !allowed.contains(&table) {
+                return Err(StoreError::Sqlite(rusqlite::Error::InvalidQuery));
+            }
+            let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+            Ok(n as u64)
+        })
+        .await
+    }
+}
+
+const ITEM_COLUMNS: &str = "i.id, f.name, f.url, i.key, i.title, i.summary, i.content, i.link, i.published, i.lang, i.tags, i.authors, i.first_seen";
+
+fn stored_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredItem> {
+    let tags: String = r.get(10)?;
+    let authors: String = r.get(11)?;
+    Ok(StoredItem {
+        id: r.get(0)?,
+        feed_name: r.get(1)?,
+        feed_url: r.get(2)?,
+        item: Item {
+            key: r.get(3)?,
+            title: r.get(4)?,
+            summary: r.get(5)?,
+            content: r.get(6)?,
+            link: r.get(7)?,
+            published: r.get::<_, Option<i64>>(8)?.map(ms_to_datetime),
+            lang: r.get(9)?,
+            tags: serde_json::from_str(&tags).unwrap_or_default(),
+            authors: serde_json::from_str(&authors).unwrap_or_default(),
+        },
+        first_seen: r.get(12)?,
+    })
+}
+
+fn select_feeds(conn: &Connection, tail: &str) -> Result<Vec<FeedRow>, StoreError> {
+    let sql = format!(
+        "SELECT id, url, name, lang, state, etag, last_modified, last_poll, last_success, last_status,
+         last_error, error_kind, consecutive_failures, next_poll, hold_until, interval_secs, polls,
+         not_modified, fetch_url, redirect_url, redirect_count FROM feeds {tail}"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(FeedRow {
+                id: r.get(0)?,
+                url: r.get(1)?,
+                name: r.get(2)?,
+                lang: r.get(3)?,
+                state: FeedState {
+                    health: Health::parse(&r.get::<_, String>(4)?),
+                    etag: r.get(5)?,
+                    last_modified: r.get(6)?,
+                    last_poll: r.get(7)?,
+                    last_success: r.get(8)?,
+                    last_status: r.get::<_, Option<i64>>(9)?.map(|s| s as u16),
+                    last_error: r.get(10)?,
+                    error_kind: r.get(11)?,
+                    consecutive_failures: r.get(12)?,
+                    next_poll: r.get(13)?,
+                    hold_until: r.get(14)?,
+                    interval_secs: r.get::<_, Option<i64>>(15)?.map(|s| s as u64),
+                    polls: r.get::<_, i64>(16)? as u64,
+                    not_modified: r.get::<_, i64>(17)? as u64,
+                    fetch_url: r.get(18)?,
+                    redirect_url: r.get(19)?,
+                    redirect_count: r.get(20)?,
+                },
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+fn write_state(conn: &Connection, feed_id: i64, s: &FeedState) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE feeds SET state = ?2, etag = ?3, last_modified = ?4, last_poll = ?5, last_success = ?6,
+         last_status = ?7, last_error = ?8, error_kind = ?9, consecutive_failures = ?10, next_poll = ?11,
+         hold_until = ?12, interval_secs = ?13, polls = ?14, not_modified = ?15, fetch_url = ?16,
+         redirect_url = ?17, redirect_count = ?18 WHERE id = ?1",
+    )?
+    .execute(params![
+        feed_id,
+        s.health.as_str(),
+        s.etag,
+        s.last_modified,
+        s.last_poll,
+        s.last_success,
+        s.last_status.map(i64::from),
+        s.last_error,
+        s.error_kind,
+        s.consecutive_failures,
+        s.next_poll,
+        s.hold_until,
+        s.interval_secs.map(|v| v as i64),
+        s.polls as i64,
+        s.not_modified as i64,
+        s.fetch_url,
+        s.redirect_url,
+        s.redirect_count,
+    ])?;
+    Ok(())
+}
+
+fn commit_in(tx: &Transaction<'_>, c: &PollCommit) -> Result<CommitSummary, StoreError> {
+    let mut summary = CommitSummary::default();
+    let mut insert_item = tx.prepare_cached(
+        "INSERT INTO items (feed_id, key, title, summary, content, link, published, first_seen, lang, tags, authors)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT(feed_id, key) DO NOTHING RETURNING id",
+    )?;
+    let mut insert_fts =
+        tx.prepare_cached("INSERT INTO items_fts (rowid, title, summary, content) VALUES (?1, ?2, ?3, ?4)")?;
+    let mut insert_match = tx.prepare_cached(
+        "INSERT OR IGNORE INTO matches (item_id, watchlist, version, rules, terms, snippet, alert_id, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    let mut story_seen = tx.prepare_cached("SELECT 1 FROM story_alerts WHERE watchlist = ?1 AND story_key = ?2")?;
+    let mut insert_story =
+        tx.prepare_cached("INSERT OR IGNORE INTO story_alerts (watchlist, story_key, alert_id) VALUES (?1, ?2, ?3)")?;
+    let mut insert_outbox = tx.prepare_cached(
+        "INSERT OR IGNORE INTO outbox (alert_id, sink, payload, created_at, next_attempt) VALUES (?1, ?2, ?3, ?4, ?4)",
+    )?;
+    for new in &c.items {
+        let it = &new.item;
+        let id: Option<i64> = insert_item
+            .query_row(
+                params![
+                    c.feed_id,
+                    it.key,
+                    it.title,
+                    it.summary,
+                    it.content,
+                    it.link,
+                    it.published.map(|d| d.timestamp_millis()),
+                    c.now,
+                    it.lang,
+                    serde_json::to_string(&it.tags)?,
+                    serde_json::to_string(&it.authors)?,
+                ],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(id) = id else { continue };
+        summary.items += 1;
+        insert_fts.execute(params![id, it.title, it.summary, it.content])?;
+        for m in &new.matches {
+            let wm = &m.watchlist_match;
+            summary.matches += 1;
+            let mut alert_id: Option<&str> = None;
+            if let Some(a) = &m.alert {
+                let mut dup = false;
+                for k in &a.story_keys {
+                    if story_seen.exists(params![wm.watchlist, k])? {
+                        dup = true;
+                        break;
+                    }
+                }
+                if dup {
+                    summary.duplicates += 1;
+                } else {
+                    for k in &a.story_keys {
+                        insert_story.execute(params![wm.watchlist, k, a.alert_id])?;
+                    }
+                    for sink in &a.sinks {
+                        insert_outbox.execute(params![a.alert_id, sink, a.payload, c.now])?;
+                    }
+                    summary.alerts += 1;
+                    alert_id = Some(&a.alert_id);
+                }
+            }
+            insert_match.execute(params![
+                id,
+                wm.watchlist,
+                wm.version,
+                serde_json::to_string(&wm.rules)?,
+                serde_json::to_string(&wm.terms)?,
+                wm.snippet,
+                alert_id,
+                c.now,
+            ])?;
+        }
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("n.db");
+        {
+            let conn = open_connection(&path).unwrap();
+            conn.pragma_update(None, "user_version", 99).unwrap();
+        }
+        match open_connection(&path) {
+            Err(StoreError::TooNew { found: 99, .. }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn migrations_are_idempotent_and_create_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/dir/n.db");
+        drop(open_connection(&path).unwrap());
+        let conn = open_connection(&path).unwrap();
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+    }
+}

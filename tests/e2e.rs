@@ -1,0 +1,311 @@
+//! End to end: the real binary against a real HTTP server on 127.0.0.1,
+//! a real SQLite file and a real JSON Lines alert log.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn feeds(server: &FixtureServer) -> Vec<String> {
+    [
+        "/feed/wire-en.xml",
+        "/feed/pravda-uk.xml",
+        "/feed/meduza-ru.json",
+        "/feed/aggregator-en.xml",
+        "/feed/broken.xml",
+        "/status/404",
+        "/status/500",
+        "/html",
+        "/slow",
+    ]
+    .iter()
+    .map(|p| server.url(p))
+    .collect()
+}
+
+#[test]
+fn once_stores_matches_alerts_then_gets_304s() {
+    let server = FixtureServer::start();
+    let cfg = TestConfig::new(&feeds(&server), "");
+    let started = Instant::now();
+    let out = run(&["once", "--all", "--config", cfg.path().to_str().unwrap()]);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "one cycle took {:?}",
+        started.elapsed()
+    );
+
+    // Three stories alert: the English plan story (from the wire or the
+    // aggregator, whichever committed first: the other is the same story),
+    // the Ukrainian and the Russian ones. The Gaza plan is excluded, the old
+    // backlog item is stored without alerting.
+    let alerts = cfg.alerts();
+    let titles: Vec<String> = alerts
+        .iter()
+        .map(|a| a["title"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(alerts.len(), 3, "{titles:#?}");
+    assert_eq!(
+        titles.iter().filter(|t| t.contains("Witkoff")).count(),
+        1,
+        "{titles:#?}"
+    );
+    assert!(
+        titles.iter().any(|t| t.starts_with("Зеленський: мирний план")),
+        "{titles:#?}"
+    );
+    assert!(
+        titles.iter().any(|t| t.starts_with("Уиткофф и Дмитриев")),
+        "{titles:#?}"
+    );
+    assert!(
+        !titles.iter().any(|t| t.contains("Gaza") || t.contains("hard choice")),
+        "{titles:#?}"
+    );
+    for a in &alerts {
+        for field in [
+            "id",
+            "at",
+            "watchlist",
+            "title",
+            "link",
+            "feed",
+            "published",
+            "first_seen",
+            "terms",
+            "rules",
+            "snippet",
+        ] {
+            assert!(!a[field].is_null(), "alert lacks {field}: {a}");
+        }
+        assert_eq!(a["watchlist"], "peace");
+        let terms = a["terms"].as_array().unwrap();
+        assert!(!terms.is_empty());
+        for t in terms {
+            assert!(
+                t["term"].is_string() && t["field"].is_string() && t["text"].is_string(),
+                "{t}"
+            );
+        }
+    }
+    let ids: HashSet<&str> = alerts.iter().map(|a| a["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 3);
+    let witkoff = alerts
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().contains("Witkoff"))
+        .unwrap();
+    let rules: Vec<&str> = witkoff["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["plan", "envoys"]);
+    if witkoff["feed"] == "feed 0" {
+        assert_eq!(
+            witkoff["link"], "https://wire.example/world/witkoff-dmitriev-plan",
+            "tracking parameters dropped"
+        );
+    }
+
+    let (items, matches, outbox, health) = with_store(&cfg.db(), async |s| {
+        (
+            s.count("items").await.unwrap(),
+            s.count("matches").await.unwrap(),
+            s.count("outbox").await.unwrap(),
+            s.feed_health().await.unwrap(),
+        )
+    });
+    assert_eq!(items, 9, "4 wire + 2 uk + 2 ru + 1 aggregator items");
+    assert_eq!(matches, 5, "plan story twice, old Zelensky item, uk and ru stories");
+    assert_eq!(outbox, 3);
+    let kind = |suffix: &str| {
+        let h = health.iter().find(|h| h.row.url.ends_with(suffix)).unwrap();
+        (
+            h.row.state.health.as_str(),
+            h.row.state.error_kind.clone(),
+            h.row.state.last_status,
+        )
+    };
+    assert_eq!(kind("/feed/wire-en.xml"), ("ok", None, Some(200)));
+    assert_eq!(kind("/feed/broken.xml").1.as_deref(), Some("malformed"));
+    assert_eq!(kind("/status/404"), ("failing", Some("http_status".into()), Some(404)));
+    assert_eq!(kind("/status/500"), ("failing", Some("http_status".into()), Some(500)));
+    assert_eq!(kind("/html").1.as_deref(), Some("html"));
+    assert_eq!(kind("/slow").1.as_deref(), Some("timeout"));
+
+    // Second cycle: nothing changed, so conditional GETs get 304 and no new
+    // alert is written. The failing feeds are backing off and are skipped.
+    let before = server.requests().len();
+    let out = run(&["once", "--all", "--config", cfg.path().to_str().unwrap()]);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(cfg.alerts().len(), 3);
+    let second: Vec<Seen> = server.requests()[before..].to_vec();
+    let good: Vec<&Seen> = second
+        .iter()
+        .filter(|s| s.path.starts_with("/feed/") && !s.path.contains("broken"))
+        .collect();
+    assert_eq!(good.len(), 4, "{second:#?}");
+    for s in good {
+        assert!(s.if_none_match.is_some(), "no If-None-Match on {}", s.path);
+        assert_eq!(s.status, 304, "{}", s.path);
+        assert!(s.user_agent.as_deref().unwrap_or("").starts_with("newshound/"));
+    }
+    assert!(
+        !second.iter().any(|s| s.path.starts_with("/status/")),
+        "backing-off feeds were polled: {second:#?}"
+    );
+    let not_modified = with_store(&cfg.db(), async |s| {
+        s.feed_health()
+            .await
+            .unwrap()
+            .iter()
+            .map(|h| h.row.state.not_modified)
+            .sum::<u64>()
+    });
+    assert_eq!(not_modified, 4);
+}
+
+#[test]
+fn daemon_stops_cleanly_on_sigterm() {
+    let server = FixtureServer::start();
+    let cfg = TestConfig::new(&feeds(&server)[..4], "interval = \"1h\"");
+    let mut child = bin()
+        .args(["run", "--config", cfg.path().to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cfg.alerts().len() < 3 {
+        assert!(Instant::now() < deadline, "no alerts within 30 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stopped = Instant::now();
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(5),
+            "still running 5 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(log.contains("SIGTERM received") && log.contains("stopped"), "{log}");
+    let poll_lines: Vec<&str> = log.lines().filter(|l| l.contains(" poll")).collect();
+    assert!(!poll_lines.is_empty(), "{log}");
+    for l in poll_lines {
+        assert!(
+            l.contains(&format!("url=http://{}", server.addr)),
+            "poll log line without the feed url: {l}"
+        );
+    }
+    // The database is whole after shutdown, and a restart alerts nothing new.
+    let (items, outbox) = with_store(&cfg.db(), async |s| {
+        (s.count("items").await.unwrap(), s.count("outbox").await.unwrap())
+    });
+    assert_eq!((items, outbox), (9, 3));
+    let out = run(&["once", "--all", "--config", cfg.path().to_str().unwrap()]);
+    assert!(out.status.success());
+    assert_eq!(cfg.alerts().len(), 3);
+}
+
+#[test]
+fn bad_config_is_reported_with_file_line_and_column() {
+    let cfg = TestConfig::new(&["http://127.0.0.1:9/feed".to_string()], "intervall = \"5m\"");
+    let out = run(&["check", "--config", cfg.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    let first = text.lines().next().unwrap_or("");
+    let want = format!("{}:10:1: unknown field `intervall`", cfg.path().display());
+    assert!(first.starts_with(&want), "got {first:?}, want prefix {want:?}");
+    let out = run(&["run", "--config", cfg.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
+
+    // A bad rule names the watchlist file, line, column and rule id.
+    let cfg = TestConfig::new(&["http://127.0.0.1:9/feed".to_string()], "");
+    std::fs::write(
+        cfg.dir.path().join("watchlists/bad.toml"),
+        "name = \"bad\"\n[[rule]]\nid = \"r1\"\nquery = '(Witkoff OR @nobody'\n",
+    )
+    .unwrap();
+    let out = run(&["check", "--config", cfg.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    let file = cfg.dir.path().join("watchlists/bad.toml");
+    assert!(
+        text.contains(&format!("{}:4:22: rule 'r1': unknown alias '@nobody'", file.display())),
+        "{text}"
+    );
+
+    // A missing database folder is created.
+    let cfg = TestConfig::new(&[], "");
+    assert!(!cfg.db().parent().unwrap().exists());
+    let out = run(&["once", "--config", cfg.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(cfg.db().exists());
+}
+
+#[test]
+fn match_writes_one_line_per_input_in_order() {
+    let cfg = TestConfig::new(&[], "");
+    let wl = cfg.dir.path().join("watchlists/peace.toml");
+    let input = [
+        r#"{"id": "a1", "title": "Witkoff flies to Moscow", "extra": [1, 2]}"#,
+        r#"{"id": 7, "title": "Weather: snow in Kyiv"}"#,
+        r#"{"id": "a3", "title": "Зеленський: мирний план", "lang": "uk", "label": "yes"}"#,
+        r#"{"id": "a4", "summary": "Gaza peace plan backed by UN"}"#,
+    ]
+    .join("\n");
+    let run_match = || {
+        let mut child = bin()
+            .args(["match", "--watchlist", wl.to_str().unwrap()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let lines = run_match();
+    assert_eq!(lines.len(), 4);
+    let got: Vec<(serde_json::Value, bool)> = lines
+        .iter()
+        .map(|l| (l["id"].clone(), l["matched"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("a1".into(), true),
+            (7.into(), false),
+            ("a3".into(), true),
+            ("a4".into(), false)
+        ]
+    );
+    assert_eq!(lines[0]["rules"], serde_json::json!(["envoys"]));
+    assert_eq!(
+        lines[0]["terms"][0],
+        serde_json::json!({"term": "Witkoff", "field": "title", "text": "Witkoff"})
+    );
+    assert_eq!(lines[1]["watchlist"], "peace");
+
+    // Editing the watchlist changes what match returns.
+    let edited = common::TEST_WATCHLIST.replace("query = \"@envoys\"", "query = \"@envoys OR weather\"");
+    std::fs::write(&wl, edited).unwrap();
+    let lines = run_match();
+    assert_eq!(lines[1]["matched"], true);
+    assert_eq!(lines[1]["rules"], serde_json::json!(["envoys"]));
+}
