@@ -270,12 +270,26 @@ impl AlertWorker {
         self.wake.notify_one();
     }
 
-    /// Delivers every due alert; returns what happened.
+    /// Delivers every alert whose attempt is due; returns what happened.
     pub async fn drain(&self) -> Result<DrainStats, StoreError> {
+        self.drain_until(None).await
+    }
+
+    /// Delivers every undelivered alert now, including those waiting for a
+    /// retry: what a one-shot run does before it exits.
+    pub async fn drain_all(&self) -> Result<DrainStats, StoreError> {
+        self.drain_until(Some(i64::MAX)).await
+    }
+
+    async fn drain_until(&self, due_by: Option<i64>) -> Result<DrainStats, StoreError> {
         let mut stats = DrainStats::default();
+        let mut last_row = 0;
         loop {
             let now = now_ms();
-            let due = self.store.due_outbox(now, BATCH).await?;
+            let due = self.store.due_outbox(due_by.unwrap_or(now), last_row, BATCH).await?;
+            if let Some(e) = due.last() {
+                last_row = e.row;
+            }
             if due.is_empty() {
                 return Ok(stats);
             }
@@ -311,12 +325,7 @@ impl AlertWorker {
                 }
             }
             stats.delivered += delivered.len();
-            let none_delivered = delivered.is_empty();
             self.store.mark_delivered(delivered, now_ms()).await?;
-            if none_delivered {
-                // Everything due failed and was pushed back; stop for now.
-                return Ok(stats);
-            }
         }
     }
 

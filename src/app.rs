@@ -435,7 +435,7 @@ pub async fn run_once(config: Config, all: bool) -> anyhow::Result<CycleReport> 
         .collect();
     let cancel = CancellationToken::new();
     let polls = poll_all(&p, due, &cancel).await;
-    let drained = p.worker.drain().await?;
+    let drained = p.worker.drain_all().await?;
     let mut report = CycleReport {
         polled: polls.len(),
         delivered: drained.delivered,

@@ -161,11 +161,23 @@ pub fn match_items(watchlist: &Path, input: Option<&Path>) -> Result<(), Failure
                 json!({"id": null, "matched": false, "watchlist": name, "rules": [], "terms": [], "error": format!("line {}: invalid JSON: {e}", n + 1)})
             }
         };
-        serde_json::to_writer(&mut out, &result).context("cannot write output")?;
-        out.write_all(b"\n").context("cannot write output")?;
+        let written = serde_json::to_writer(&mut out, &result)
+            .map_err(std::io::Error::from)
+            .and_then(|_| out.write_all(b"\n"));
+        if let Err(e) = written {
+            return quiet_on_broken_pipe(e);
+        }
     }
-    out.flush().context("cannot write output")?;
-    Ok(())
+    out.flush().or_else(quiet_on_broken_pipe)
+}
+
+/// A reader that went away (`| head`) ends the output quietly.
+fn quiet_on_broken_pipe(e: std::io::Error) -> Result<(), Failure> {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Ok(())
+    } else {
+        Err(anyhow::Error::new(e).context("cannot write output").into())
+    }
 }
 
 fn alert_line(a: &Alert) -> String {

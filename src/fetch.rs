@@ -100,19 +100,19 @@ impl FetchError {
         }
     }
 
-    /// The message with its causes, for logs and `newshound feeds`.
+    /// The message with its root cause, for logs and `newshound feeds`
+    /// (the middle layers repeat the url, which the log line already has).
     pub fn chain(&self) -> String {
-        let mut s = self.to_string();
+        let mut root = None;
         let mut src = std::error::Error::source(self);
         while let Some(e) = src {
-            let m = e.to_string();
-            if !s.contains(&m) {
-                s.push_str(": ");
-                s.push_str(&m);
-            }
+            root = Some(e);
             src = e.source();
         }
-        s
+        match root {
+            Some(r) => format!("{self}: {r}"),
+            None => self.to_string(),
+        }
     }
 }
 

@@ -455,15 +455,16 @@ impl Store {
         .await
     }
 
-    /// Undelivered alerts due at `now`, oldest first.
-    pub async fn due_outbox(&self, now: i64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+    /// Undelivered alerts due at `now`, oldest first, after row `after`
+    /// (so that a pass over the outbox visits each row once).
+    pub async fn due_outbox(&self, now: i64, after: i64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
         self.call(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT id, alert_id, sink, payload, attempts FROM outbox
-                 WHERE delivered_at IS NULL AND next_attempt <= ?1 ORDER BY id LIMIT ?2",
+                 WHERE delivered_at IS NULL AND next_attempt <= ?1 AND id > ?2 ORDER BY id LIMIT ?3",
             )?;
             let rows = stmt
-                .query_map(params![now, limit as i64], |r| {
+                .query_map(params![now, after, limit as i64], |r| {
                     Ok(OutboxEntry {
                         row: r.get(0)?,
                         alert_id: r.get(1)?,

@@ -309,3 +309,31 @@ fn match_writes_one_line_per_input_in_order() {
     assert_eq!(lines[1]["matched"], true);
     assert_eq!(lines[1]["rules"], serde_json::json!(["envoys"]));
 }
+
+#[test]
+fn an_unwritable_alert_log_keeps_alerts_pending_until_it_works() {
+    let server = FixtureServer::start();
+    let cfg = TestConfig::new(&feeds(&server)[..3], "");
+    // The log's folder is a regular file: every write fails.
+    let text = std::fs::read_to_string(cfg.path()).unwrap();
+    std::fs::write(cfg.path(), text.replace("data/alerts.jsonl", "blocked/alerts.jsonl")).unwrap();
+    let blocker = cfg.dir.path().join("blocked");
+    std::fs::write(&blocker, "not a folder").unwrap();
+    let out = run(&["once", "--all", "--config", cfg.path().to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "a dead sink must not fail the cycle: {}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("alert delivery failed"), "{}", stderr(&out));
+    let pending = with_store(&cfg.db(), async |s| s.outbox_counts().await.unwrap());
+    assert_eq!((pending.pending, pending.delivered), (3, 0));
+
+    std::fs::remove_file(&blocker).unwrap();
+    let out = run(&["once", "--config", cfg.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = std::fs::read_to_string(blocker.join("alerts.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 3, "{log}");
+    let counts = with_store(&cfg.db(), async |s| s.outbox_counts().await.unwrap());
+    assert_eq!((counts.pending, counts.delivered), (0, 3));
+}

@@ -45,3 +45,45 @@ fn service_config_is_valid_in_etc_layout() {
     let unit = std::fs::read_to_string(root().join("systemd/newshound.service")).unwrap();
     assert!(unit.contains("Type=notify") && unit.contains("StateDirectory=newshound"));
 }
+
+#[test]
+fn an_opml_feed_list_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("watchlists")).unwrap();
+    std::fs::write(
+        dir.path().join("watchlists/w.toml"),
+        "[[rule]]\nid = \"a\"\nquery = \"peace\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("feeds.opml"),
+        r#"<?xml version="1.0"?><opml version="2.0"><head><title>x</title></head><body>
+<outline text="Wires"><outline text="Ukrinform" type="rss" xmlUrl="https://www.ukrinform.net/rss/block-lastnews"/></outline>
+<outline text="Meduza" type="rss" xmlUrl="https://meduza.io/rss/all" language="ru"/>
+</body></opml>"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("n.toml"),
+        "database = \"n.db\"\nalert_log = \"a.jsonl\"\nfeeds = \"feeds.opml\"\nwatchlists = \"watchlists\"\n",
+    )
+    .unwrap();
+    let cfg = newshound::config::load(&dir.path().join("n.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let got: Vec<(&str, &str, Vec<String>)> = cfg
+        .feeds
+        .iter()
+        .map(|f| (f.name.as_str(), f.url.as_str(), f.tags.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "Ukrinform",
+                "https://www.ukrinform.net/rss/block-lastnews",
+                vec!["Wires".to_string()]
+            ),
+            ("Meduza", "https://meduza.io/rss/all", vec![]),
+        ]
+    );
+    assert_eq!(cfg.feeds[1].lang.as_deref(), Some("ru"));
+}
