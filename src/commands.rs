@@ -312,3 +312,229 @@ pub async fn search(path: &Path, query: &str, limit: usize) -> Result<(), Failur
     store.close().await;
     Ok(())
 }
+
+/// Scores of a watchlist against labelled items.
+#[derive(Debug, Clone, Default)]
+pub struct EvalReport {
+    pub true_pos: usize,
+    pub false_pos: usize,
+    pub false_neg: usize,
+    pub true_neg: usize,
+    /// Items labelled `maybe`, left out of the scores.
+    pub maybe: usize,
+    /// (id, title, rules that fired, matched terms)
+    pub false_positives: Vec<(String, String, Vec<String>, Vec<String>)>,
+    /// (id, title, the closest miss)
+    pub false_negatives: Vec<(String, String, Option<crate::rules::NearMiss>)>,
+}
+
+impl EvalReport {
+    pub fn precision(&self) -> f64 {
+        ratio(self.true_pos, self.true_pos + self.false_pos)
+    }
+
+    pub fn recall(&self) -> f64 {
+        ratio(self.true_pos, self.true_pos + self.false_neg)
+    }
+
+    pub fn f1(&self) -> f64 {
+        let (p, r) = (self.precision(), self.recall());
+        if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+    }
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 { 1.0 } else { a as f64 / b as f64 }
+}
+
+fn id_text(v: &Value) -> String {
+    match v.get("id") {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => "?".into(),
+    }
+}
+
+/// Runs `matcher` over labelled JSON Lines items (`label`: yes/no/maybe).
+pub fn evaluate(matcher: &Matcher, labels: &Path) -> anyhow::Result<EvalReport> {
+    let text = std::fs::read_to_string(labels).with_context(|| format!("cannot read {}", labels.display()))?;
+    let mut r = EvalReport::default();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: Value =
+            serde_json::from_str(line).with_context(|| format!("{}:{}: invalid JSON", labels.display(), n + 1))?;
+        let label = v.get("label").and_then(Value::as_str).unwrap_or("");
+        let relevant = match label {
+            "yes" => true,
+            "no" => false,
+            "maybe" => {
+                r.maybe += 1;
+                continue;
+            }
+            other => anyhow::bail!(
+                "{}:{}: label must be yes, no or maybe, not {other:?}",
+                labels.display(),
+                n + 1
+            ),
+        };
+        let item = item_from_json(&v);
+        let source = app::source_text(str_field(&v, "source"), item.link.as_deref(), str_field(&v, "feed_url"));
+        let doc = app::item_document(&item, &source);
+        let found = matcher.match_document(&doc);
+        match (relevant, found.first()) {
+            (true, Some(_)) => r.true_pos += 1,
+            (false, None) => r.true_neg += 1,
+            (false, Some(m)) => {
+                r.false_pos += 1;
+                let terms = m.terms.iter().map(|t| format!("{} ({})", t.text, t.field)).collect();
+                r.false_positives
+                    .push((id_text(&v), item.title.clone(), m.rules.clone(), terms));
+            }
+            (true, None) => {
+                r.false_neg += 1;
+                r.false_negatives
+                    .push((id_text(&v), item.title.clone(), matcher.closest_miss(&doc)));
+            }
+        }
+    }
+    Ok(r)
+}
+
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n).collect::<String>())
+    }
+}
+
+pub fn eval(watchlist: &Path, labels: &Path) -> Result<(), Failure> {
+    let wl = config::load_watchlist(watchlist).map_err(Failure::Config)?;
+    let matcher = Matcher::new(vec![wl]);
+    let r = evaluate(&matcher, labels)?;
+    println!(
+        "{}: {} items scored ({} maybe left out)",
+        labels.display(),
+        r.true_pos + r.false_pos + r.false_neg + r.true_neg,
+        r.maybe
+    );
+    println!(
+        "TP {}  FP {}  FN {}  TN {}\nprecision {:.3}  recall {:.3}  F1 {:.3}",
+        r.true_pos,
+        r.false_pos,
+        r.false_neg,
+        r.true_neg,
+        r.precision(),
+        r.recall(),
+        r.f1()
+    );
+    if !r.false_positives.is_empty() {
+        println!("\nfalse positives ({}):", r.false_positives.len());
+        for (id, title, rules, terms) in &r.false_positives {
+            println!(
+                "  {id}  {}\n      rules: {}  terms: {}",
+                clip(title, 110),
+                rules.join(", "),
+                terms.join(", ")
+            );
+        }
+    }
+    if !r.false_negatives.is_empty() {
+        println!("\nfalse negatives ({}):", r.false_negatives.len());
+        for (id, title, miss) in &r.false_negatives {
+            println!("  {id}  {}", clip(title, 110));
+            if let Some(m) = miss {
+                match &m.excluded_by {
+                    Some(x) => println!("      rule {} matched but exclusion {} fired", m.rule, clip(x, 100)),
+                    None => println!(
+                        "      closest: rule {} ({}/{} clauses), missing {}",
+                        m.rule,
+                        m.satisfied,
+                        m.clauses,
+                        clip(&m.missing.join(" AND "), 100)
+                    ),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn replay(path: &Path, since: &str, watchlist: Option<&Path>, json: bool) -> Result<(), Failure> {
+    let cfg = load(path)?;
+    let since_dur = config::parse_duration(since).map_err(anyhow::Error::msg)?;
+    let cutoff = crate::store::now_ms() - since_dur.as_millis() as i64;
+    let watchlists = match watchlist {
+        Some(w) => vec![config::load_watchlist(w).map_err(Failure::Config)?],
+        None => cfg.watchlists.clone(),
+    };
+    let matcher = Matcher::new(watchlists);
+    let store = Store::open(&cfg.database).context("cannot open database")?;
+    let mut seen_stories: std::collections::HashSet<(String, String)> = Default::default();
+    let (mut scanned, mut would_alert, mut duplicates) = (0usize, 0usize, 0usize);
+    let mut after = 0;
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    loop {
+        let page = store
+            .items_since(cutoff, after, 2000)
+            .await
+            .context("cannot read stored items")?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for s in &page {
+            scanned += 1;
+            let source = app::source_text(&s.feed_name, s.item.link.as_deref(), &s.feed_url);
+            for m in matcher.match_document(&app::item_document(&s.item, &source)) {
+                let keys = s.item.story_keys();
+                if keys
+                    .iter()
+                    .any(|k| seen_stories.contains(&(m.watchlist.clone(), k.clone())))
+                {
+                    duplicates += 1;
+                    continue;
+                }
+                for k in keys {
+                    seen_stories.insert((m.watchlist.clone(), k));
+                }
+                would_alert += 1;
+                let first_seen =
+                    crate::store::ms_to_datetime(s.first_seen).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                let line = if json {
+                    json!({
+                        "watchlist": m.watchlist,
+                        "rules": m.rules,
+                        "terms": m.terms.iter().map(|t| json!({"term": t.term, "field": t.field.name(), "text": t.text})).collect::<Vec<_>>(),
+                        "snippet": m.snippet,
+                        "title": s.item.title,
+                        "link": s.item.link,
+                        "feed": s.feed_name,
+                        "first_seen": first_seen,
+                    })
+                    .to_string()
+                } else {
+                    format!(
+                        "{first_seen}  [{}] {}\n    {} — {}\n    rules: {}",
+                        m.watchlist,
+                        s.item.title,
+                        s.feed_name,
+                        s.item.link.as_deref().unwrap_or("(no link)"),
+                        m.rules.join(", ")
+                    )
+                };
+                if let Err(e) = writeln!(out, "{line}") {
+                    store.close().await;
+                    return quiet_on_broken_pipe(e);
+                }
+            }
+        }
+    }
+    let _ = out.flush();
+    eprintln!(
+        "replay: {scanned} stored items since {since}, {would_alert} would alert, {duplicates} repeats of a story; nothing was sent"
+    );
+    store.close().await;
+    Ok(())
+}

@@ -668,6 +668,10 @@ fn load_alias_dir(dir: &Path, required: bool, diags: &mut Vec<Diagnostic>) -> Sh
         return out;
     }
     let mut origin: HashMap<String, PathBuf> = HashMap::new();
+    // All files first, so that aliases may refer to aliases of other files.
+    let mut defs: Vec<(String, Vec<String>)> = Vec::new();
+    let mut spans: HashMap<String, (usize, Vec<Spanned<String>>)> = HashMap::new();
+    let mut sources = Vec::new();
     for file in toml_files(dir, diags) {
         let Some(src) = Source::read(&file, diags) else {
             continue;
@@ -676,28 +680,27 @@ fn load_alias_dir(dir: &Path, required: bool, diags: &mut Vec<Diagnostic>) -> Sh
         let Some(raw) = src.parse::<BTreeMap<String, Vec<Spanned<String>>>>(diags) else {
             continue;
         };
-        let defs: Vec<(String, Vec<String>)> = raw
-            .iter()
-            .map(|(k, v)| (k.clone(), v.iter().map(|s| s.get_ref().clone()).collect()))
-            .collect();
-        for (name, _) in &defs {
-            if let Some(first) = origin.get(name) {
+        for (name, entries) in raw {
+            if let Some(first) = origin.get(&name) {
                 diags.push(whole_file(
                     &file,
                     format!("alias '{name}' is already defined in {}", first.display()),
                 ));
+                continue;
             }
             origin.insert(name.clone(), file.clone());
+            defs.push((name.clone(), entries.iter().map(|s| s.get_ref().clone()).collect()));
+            spans.insert(name, (sources.len(), entries));
         }
-        match rules::compile_aliases(&defs) {
-            Ok(a) => out.aliases.extend(a),
-            Err(errors) => {
-                for e in errors {
-                    if let Location::Alias { name, entry } = &e.location {
-                        if let Some(s) = raw.get(name).and_then(|v| v.get(*entry)) {
-                            diags.push(query_diag(&src, s, &format!("alias '{name}'"), &e.error));
-                        }
-                    }
+        sources.push(src);
+    }
+    let (aliases, errors) = rules::compile_aliases(&defs, &Aliases::new());
+    out.aliases = aliases;
+    for e in errors {
+        if let Location::Alias { name, entry } = &e.location {
+            if let Some((src_i, entries)) = spans.get(name) {
+                if let Some(s) = entries.get(*entry) {
+                    diags.push(query_diag(&sources[*src_i], s, &format!("alias '{name}'"), &e.error));
                 }
             }
         }

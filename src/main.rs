@@ -68,6 +68,24 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Score a watchlist against labelled JSON Lines items (label: yes/no/maybe).
+    Eval {
+        #[arg(long)]
+        watchlist: PathBuf,
+        #[arg(long)]
+        labels: PathBuf,
+    },
+    /// Show what the current watchlists would have alerted among stored items.
+    Replay {
+        /// How far back, e.g. 7d or 12h.
+        #[arg(long)]
+        since: String,
+        /// Replay this watchlist file instead of the configured ones.
+        #[arg(long)]
+        watchlist: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Full-text search over stored items.
     Search {
         query: String,
@@ -120,8 +138,22 @@ fn cancel_on_signals(token: CancellationToken) {
     });
 }
 
+/// Lets a reader that goes away (`newshound alerts | head`) end a
+/// command quietly, as it does for other Unix tools. Not for the daemon,
+/// whose sockets must never raise SIGPIPE.
+fn default_sigpipe() {
+    // SAFETY: called at start-up before any thread exists; restores the
+    // default disposition of one signal.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run | Command::Once { .. }) {
+        default_sigpipe();
+    }
     init_tracing(&cli.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
@@ -146,6 +178,10 @@ fn main() -> ExitCode {
                 follow,
                 json,
             } => commands::alerts(&cli.config, since.as_deref(), watchlist.as_deref(), follow, json).await,
+            Command::Eval { watchlist, labels } => commands::eval(&watchlist, &labels),
+            Command::Replay { since, watchlist, json } => {
+                commands::replay(&cli.config, &since, watchlist.as_deref(), json).await
+            }
             Command::Search { query, limit } => commands::search(&cli.config, &query, limit).await,
         }
     });

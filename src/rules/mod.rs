@@ -79,35 +79,72 @@ pub struct CompileError {
     pub error: QueryError,
 }
 
-/// Parses alias definitions. Each entry is a query of its own (a term, a
-/// phrase, a prefix...); the alias matches when any entry does. Aliases do not
-/// refer to other aliases.
-pub fn compile_aliases(defs: &[(String, Vec<String>)]) -> Result<Aliases, Vec<CompileError>> {
-    let empty = Aliases::new();
-    let mut out = Aliases::new();
+/// Parses alias definitions on top of `base` (aliases already known). Each
+/// entry is a query of its own (a term, a phrase, a prefix, another
+/// `@alias`...); the alias matches when any entry does. Aliases may refer to
+/// each other in any order, but not in a cycle. Returns every alias that
+/// compiled (with `base`) and the errors of the others.
+pub fn compile_aliases(defs: &[(String, Vec<String>)], base: &Aliases) -> (Aliases, Vec<CompileError>) {
+    let mut known = base.clone();
+    let mut pending: Vec<&(String, Vec<String>)> = defs.iter().collect();
     let mut errors = Vec::new();
-    for (name, entries) in defs {
-        let mut nodes = Vec::new();
-        for (i, e) in entries.iter().enumerate() {
-            match query::parse(e, &empty) {
-                Ok(n) => nodes.push(n),
-                Err(error) => errors.push(CompileError {
-                    location: Location::Alias {
-                        name: name.clone(),
-                        entry: i,
-                    },
-                    error,
-                }),
+    loop {
+        let mut progress = false;
+        let mut waiting = Vec::new();
+        for def in pending {
+            let (name, entries) = def;
+            let parsed: Vec<Result<Node, QueryError>> = entries.iter().map(|e| query::parse(e, &known)).collect();
+            let blocked = parsed.iter().any(|r| match r {
+                Err(e) => defs
+                    .iter()
+                    .any(|(n, _)| n != name && e.message == format!("unknown alias '@{n}'") && !known.contains_key(n)),
+                Ok(_) => false,
+            });
+            if blocked {
+                waiting.push(def);
+                continue;
             }
+            progress = true;
+            let mut nodes = Vec::new();
+            for (i, r) in parsed.into_iter().enumerate() {
+                match r {
+                    Ok(n) => nodes.push(n),
+                    Err(error) => errors.push(CompileError {
+                        location: Location::Alias {
+                            name: name.clone(),
+                            entry: i,
+                        },
+                        error,
+                    }),
+                }
+            }
+            let node = if nodes.len() == 1 {
+                nodes.remove(0)
+            } else {
+                Node::Or(nodes)
+            };
+            known.insert(name.clone(), node);
         }
-        let node = if nodes.len() == 1 {
-            nodes.remove(0)
-        } else {
-            Node::Or(nodes)
-        };
-        out.insert(name.clone(), node);
+        pending = waiting;
+        if pending.is_empty() || !progress {
+            break;
+        }
     }
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    // What is left refers, directly or not, to itself.
+    for (name, entries) in pending {
+        errors.push(CompileError {
+            location: Location::Alias {
+                name: name.clone(),
+                entry: 0,
+            },
+            error: QueryError {
+                offset: 0,
+                len: entries.first().map_or(1, String::len),
+                message: format!("alias '@{name}' refers to itself through other aliases"),
+            },
+        });
+    }
+    (known, errors)
 }
 
 #[derive(Debug, Clone)]
@@ -131,12 +168,7 @@ pub struct CompiledWatchlist {
 /// Compiles a watchlist against the shared aliases. Every error is reported,
 /// not only the first.
 pub fn compile_watchlist(def: &WatchlistDef, shared: &Aliases) -> Result<CompiledWatchlist, Vec<CompileError>> {
-    let mut errors = Vec::new();
-    let mut aliases = shared.clone();
-    match compile_aliases(&def.aliases) {
-        Ok(own) => aliases.extend(own),
-        Err(e) => errors.extend(e),
-    }
+    let (aliases, mut errors) = compile_aliases(&def.aliases, shared);
     let mut rules = Vec::new();
     for (i, r) in def.rules.iter().enumerate() {
         match query::parse(&r.query, &aliases) {
@@ -175,8 +207,8 @@ pub fn compile_watchlist(def: &WatchlistDef, shared: &Aliases) -> Result<Compile
     })
 }
 
-/// A matched term: the term as written in the rule, the field, and the
-/// matched text.
+/// A matched term: the term as written in the rule, the field, the matched
+/// text and where it sits in the field (character offsets, end exclusive).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TermHit {
     pub term: String,
@@ -413,12 +445,17 @@ impl Matcher {
             .unwrap_or_default();
         let terms = hits
             .iter()
-            .map(|h| TermHit {
-                term: h.label.to_string(),
-                field: h.field,
-                text: doc.text(h.field)[h.start as usize..h.end as usize].to_string(),
-                start: h.start as usize,
-                end: h.end as usize,
+            .map(|h| {
+                let text = doc.text(h.field);
+                let (s, e) = (h.start as usize, h.end as usize);
+                let start = text[..s].chars().count();
+                TermHit {
+                    term: h.label.to_string(),
+                    field: h.field,
+                    text: text[s..e].to_string(),
+                    start,
+                    end: start + text[s..e].chars().count(),
+                }
             })
             .collect();
         Some(WatchlistMatch {
@@ -429,6 +466,66 @@ impl Matcher {
             terms,
             snippet,
         })
+    }
+}
+
+/// How near a rule came to matching an item that it did not match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NearMiss {
+    pub watchlist: String,
+    pub rule: String,
+    /// Clauses of the rule's top-level AND that matched, and how many it has.
+    pub satisfied: usize,
+    pub clauses: usize,
+    /// The clauses that did not match, as query text.
+    pub missing: Vec<String>,
+    /// An exclusion that matched, when the rule itself did.
+    pub excluded_by: Option<String>,
+}
+
+impl Matcher {
+    /// For an item no watchlist matched: the rule that came closest (most
+    /// of its top-level AND clauses satisfied), with what it lacked.
+    pub fn closest_miss(&self, doc: &Document<'_>) -> Option<NearMiss> {
+        let mut best: Option<NearMiss> = None;
+        for wl in &self.watchlists {
+            for rule in &wl.rules {
+                let clauses: Vec<&Node> = match &rule.node {
+                    Node::And(items) => items.iter().collect(),
+                    other => vec![other],
+                };
+                let mut scratch = Vec::new();
+                let mut missing = Vec::new();
+                for c in &clauses {
+                    scratch.clear();
+                    if !eval::eval(c, doc, &mut scratch) {
+                        missing.push(c.to_string());
+                    }
+                }
+                let satisfied = clauses.len() - missing.len();
+                let excluded_by = if missing.is_empty() {
+                    wl.exclude
+                        .iter()
+                        .find(|x| eval::eval(x, doc, &mut scratch))
+                        .map(|x| x.to_string())
+                } else {
+                    None
+                };
+                let candidate = NearMiss {
+                    watchlist: wl.name.clone(),
+                    rule: rule.id.clone(),
+                    satisfied,
+                    clauses: clauses.len(),
+                    missing,
+                    excluded_by,
+                };
+                let score = |m: &NearMiss| (m.satisfied * 1000) / m.clauses.max(1);
+                if best.as_ref().is_none_or(|b| score(&candidate) > score(b)) {
+                    best = Some(candidate);
+                }
+            }
+        }
+        best
     }
 }
 

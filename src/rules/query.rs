@@ -186,6 +186,44 @@ impl Node {
     }
 }
 
+/// Writes the node back as query text (aliases appear expanded).
+impl fmt::Display for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn join(f: &mut fmt::Formatter<'_>, items: &[Node], op: &str) -> fmt::Result {
+            f.write_str("(")?;
+            for (i, n) in items.iter().enumerate() {
+                if i > 0 {
+                    write!(f, " {op} ")?;
+                }
+                write!(f, "{n}")?;
+            }
+            f.write_str(")")
+        }
+        let scope = |fields: &FieldSet| -> String {
+            if *fields == FieldSet::DEFAULT {
+                String::new()
+            } else {
+                fields
+                    .iter()
+                    .map(|x| format!("{}:", x.name()))
+                    .collect::<Vec<_>>()
+                    .join("|")
+            }
+        };
+        match self {
+            Node::Seq { fields, label, .. } | Node::Regex { fields, label, .. } => {
+                write!(f, "{}{label}", scope(fields))
+            }
+            Node::And(items) => join(f, items, "AND"),
+            Node::Or(items) => join(f, items, "OR"),
+            Node::Not(n) => write!(f, "NOT {n}"),
+            Node::Near { a, b, n, ordered } => {
+                write!(f, "({a} {}NEAR/{n} {b})", if *ordered { "O" } else { "" })
+            }
+        }
+    }
+}
+
 /// A query that does not parse: the message and the byte range of the
 /// offending token in the query text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
