@@ -1,9 +1,10 @@
 //! Evaluates a query tree on a normalized document and records which terms
 //! matched where. Pure.
 
+use std::cell::{Cell, OnceCell};
 use std::ops::Range;
 
-use super::query::{Field, Node};
+use super::query::{Field, Node, Pat};
 use super::text::{self, NormText};
 
 /// The text of an item as the matcher sees it.
@@ -25,6 +26,13 @@ pub struct Document<'a> {
     orig: [&'a str; 6],
     tags: String,
     norm: [NormText; 7],
+    /// Per field, the token numbers sorted by word: whole words and
+    /// prefixes are found by binary search instead of a scan. Built on first
+    /// use, since most items never reach rule evaluation.
+    index: [OnceCell<Vec<u32>>; 7],
+    /// Lookups per field so far: a field looked up often gets the index, a
+    /// field looked up a few times is scanned.
+    lookups: [Cell<u16>; 7],
 }
 
 impl<'a> Document<'a> {
@@ -40,7 +48,55 @@ impl<'a> Document<'a> {
             text::normalize(f.lang),
             text::normalize(&tags),
         ];
-        Document { orig, tags, norm }
+        Document {
+            orig,
+            tags,
+            norm,
+            index: Default::default(),
+            lookups: Default::default(),
+        }
+    }
+
+    fn sorted(&self, f: Field) -> &[u32] {
+        self.index[f.index()].get_or_init(|| {
+            let nt = &self.norm[f.index()];
+            let mut v: Vec<u32> = (0..nt.len() as u32).collect();
+            v.sort_unstable_by(|a, b| nt.word(*a as usize).cmp(nt.word(*b as usize)));
+            v
+        })
+    }
+
+    /// Calls `each` with the token numbers in field `f` whose word matches
+    /// `pat`, in no particular order, until it returns `false`.
+    fn lookup(&self, f: Field, pat: &Pat, mut each: impl FnMut(usize) -> bool) {
+        let nt = self.norm(f);
+        let count = &self.lookups[f.index()];
+        count.set(count.get().saturating_add(1));
+        // Sorting pays off after a few lookups in the same field.
+        let indexed = self.index[f.index()].get().is_some() || count.get() > 8;
+        match pat {
+            Pat::Exact(w) | Pat::Prefix(w) if indexed => {
+                let sorted = self.sorted(f);
+                let from = sorted.partition_point(|&i| nt.word(i as usize) < w.as_str());
+                for &i in &sorted[from..] {
+                    let i = i as usize;
+                    let hit = match pat {
+                        Pat::Exact(w) => nt.word(i) == w,
+                        _ => nt.word(i).starts_with(w.as_str()),
+                    };
+                    if !hit || !each(i) {
+                        return;
+                    }
+                }
+            }
+            _ => {
+                for i in 0..nt.len() {
+                    if pat.matches(nt.word(i)) && !each(i) {
+                        return;
+                    }
+                }
+            }
+        }
     }
 
     /// The original text of a field.
@@ -80,13 +136,110 @@ struct Pos {
     hits: Range<usize>,
 }
 
+/// What the matcher's one-pass literal search found in a document.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    /// Per literal, the fields it occurs in (bit `i` for field index `i`).
+    pub mask: Vec<u8>,
+    /// Every occurrence: literal, field, byte offset in the normalized text.
+    pub occurrences: Vec<(u32, u8, u32)>,
+}
+
+impl Found {
+    /// Token numbers where `lit` occurs in field `f` (the literal starts
+    /// with the space before its first word).
+    fn starts(&self, lit: u32, f: Field, nt: &NormText) -> impl Iterator<Item = usize> {
+        let field = f.index() as u8;
+        self.occurrences
+            .iter()
+            .filter(move |(l, fi, _)| *l == lit && *fi == field)
+            .filter_map(|(_, _, at)| nt.tokens.binary_search_by_key(&(at + 1), |t| t.norm_start).ok())
+    }
+}
+
+/// Where in field `f` the sequence `pats` starts (token numbers), found
+/// through the word index from its most selective word.
+fn seq_starts(pats: &[Pat], f: Field, doc: &Document<'_>) -> Vec<usize> {
+    let nt = doc.norm(f);
+    let k = pats.len();
+    if nt.len() < k {
+        return Vec::new();
+    }
+    let anchor = pats
+        .iter()
+        .position(|p| matches!(p, Pat::Exact(_)))
+        .or_else(|| pats.iter().position(|p| matches!(p, Pat::Prefix(_))))
+        .unwrap_or(0);
+    let mut starts = Vec::new();
+    doc.lookup(f, &pats[anchor], |at| {
+        if let Some(start) = at.checked_sub(anchor) {
+            if start + k <= nt.len()
+                && pats
+                    .iter()
+                    .enumerate()
+                    .all(|(j, p)| j == anchor || p.matches(nt.word(start + j)))
+            {
+                starts.push(start);
+            }
+        }
+        true
+    });
+    starts
+}
+
+/// True when `node` matches `doc`: the fast check, which stops at the first
+/// deciding leaf and records nothing. [`eval`] then explains the matches.
+///
+/// `found`, when given, is what the matcher's one-pass literal search found
+/// in this document (per literal, the fields it occurs in, as a bit mask):
+/// leaves with an exact literal are then decided without looking at the
+/// words at all.
+pub fn test(node: &Node, doc: &Document<'_>, found: Option<&Found>) -> bool {
+    match node {
+        Node::Seq { fields, pats, lit, .. } => {
+            let mut mask = fields.mask();
+            if let Some(found) = found {
+                mask &= lit.fields_seen(&found.mask);
+                if mask == 0 || lit.exact {
+                    return mask != 0;
+                }
+            }
+            fields.iter().filter(|f| mask & (1 << f.index()) != 0).any(|f| {
+                if pats.len() == 1 {
+                    let mut any = false;
+                    doc.lookup(f, &pats[0], |_| {
+                        any = true;
+                        false
+                    });
+                    any
+                } else {
+                    doc.norm(f).len() >= pats.len() && !seq_starts(pats, f, doc).is_empty()
+                }
+            })
+        }
+        Node::Regex { fields, re, .. } => fields.iter().any(|f| re.is_match(doc.text(f))),
+        Node::And(items) => items.iter().all(|n| test(n, doc, found)),
+        Node::Or(items) => items.iter().any(|n| test(n, doc, found)),
+        Node::Not(inner) => !test(inner, doc, found),
+        Node::Near { a, b, .. } => {
+            if !test(a, doc, found) || !test(b, doc, found) {
+                return false;
+            }
+            let mut pos = Vec::new();
+            let mut scratch = Vec::new();
+            positions(node, doc, found, &mut pos, &mut scratch);
+            !pos.is_empty()
+        }
+    }
+}
+
 /// True when `node` matches `doc`. On success, `hits` holds the leaves that
 /// made it match; on failure it is left as it was.
-pub fn eval<'n>(node: &'n Node, doc: &Document<'_>, hits: &mut Vec<RawHit<'n>>) -> bool {
+pub fn eval<'n>(node: &'n Node, doc: &Document<'_>, found: Option<&Found>, hits: &mut Vec<RawHit<'n>>) -> bool {
     match node {
         Node::Seq { .. } | Node::Near { .. } => {
             let mut pos = Vec::new();
-            positions(node, doc, &mut pos, hits);
+            positions(node, doc, found, &mut pos, hits);
             !pos.is_empty()
         }
         Node::Regex { fields, re, label } => {
@@ -108,7 +261,7 @@ pub fn eval<'n>(node: &'n Node, doc: &Document<'_>, hits: &mut Vec<RawHit<'n>>) 
         Node::And(items) => {
             let mark = hits.len();
             for item in items {
-                if !eval(item, doc, hits) {
+                if !eval(item, doc, found, hits) {
                     hits.truncate(mark);
                     return false;
                 }
@@ -118,61 +271,74 @@ pub fn eval<'n>(node: &'n Node, doc: &Document<'_>, hits: &mut Vec<RawHit<'n>>) 
         Node::Or(items) => {
             let mut any = false;
             for item in items {
-                any |= eval(item, doc, hits);
+                any |= eval(item, doc, found, hits);
             }
             any
         }
         Node::Not(inner) => {
             let mark = hits.len();
-            let matched = eval(inner, doc, hits);
+            let matched = eval(inner, doc, found, hits);
             hits.truncate(mark);
             !matched
         }
     }
 }
 
-fn positions<'n>(node: &'n Node, doc: &Document<'_>, out: &mut Vec<Pos>, hits: &mut Vec<RawHit<'n>>) {
+fn positions<'n>(
+    node: &'n Node,
+    doc: &Document<'_>,
+    found: Option<&Found>,
+    out: &mut Vec<Pos>,
+    hits: &mut Vec<RawHit<'n>>,
+) {
     match node {
-        Node::Seq { fields, pats, label } => {
-            let k = pats.len();
-            for f in fields.iter() {
+        Node::Seq {
+            fields,
+            pats,
+            label,
+            lit,
+        } => {
+            let seen = found.map_or(u8::MAX, |f| lit.fields_seen(&f.mask));
+            for f in fields.iter().filter(|f| seen & (1 << f.index()) != 0) {
                 let nt = doc.norm(f);
-                if nt.len() < k {
-                    continue;
-                }
-                for i in 0..=nt.len() - k {
-                    if pats.iter().enumerate().all(|(j, p)| p.matches(nt.word(i + j))) {
-                        hits.push(RawHit {
-                            label,
-                            field: f,
-                            start: nt.tokens[i].orig_start,
-                            end: nt.tokens[i + k - 1].orig_end,
-                        });
-                        out.push(Pos {
-                            field: f,
-                            start: i as u32,
-                            end: (i + k) as u32,
-                            hits: hits.len() - 1..hits.len(),
-                        });
-                    }
+                let mut starts = match found {
+                    // The literal is the leaf: where it occurs, the leaf does.
+                    Some(found) if lit.exact => found.starts(lit.id, f, nt).collect(),
+                    _ => seq_starts(pats, f, doc),
+                };
+                starts.sort_unstable();
+                for i in starts {
+                    let k = pats.len();
+                    hits.push(RawHit {
+                        label,
+                        field: f,
+                        start: nt.tokens[i].orig_start,
+                        end: nt.tokens[i + k - 1].orig_end,
+                    });
+                    out.push(Pos {
+                        field: f,
+                        start: i as u32,
+                        end: (i + k) as u32,
+                        hits: hits.len() - 1..hits.len(),
+                    });
                 }
             }
         }
         Node::Or(items) => {
             for item in items {
-                positions(item, doc, out, hits);
+                positions(item, doc, found, out, hits);
             }
         }
         Node::Near { a, b, n, ordered } => {
             let mut pa = Vec::new();
             let mut ha = Vec::new();
-            positions(a, doc, &mut pa, &mut ha);
+            positions(a, doc, found, &mut pa, &mut ha);
             if pa.is_empty() {
                 return;
             }
             let mut pb = Vec::new();
             let mut hb = Vec::new();
-            positions(b, doc, &mut pb, &mut hb);
+            positions(b, doc, found, &mut pb, &mut hb);
             for x in &pa {
                 for y in &pb {
                     if x.field != y.field {
@@ -218,7 +384,7 @@ mod tests {
             ..Default::default()
         });
         let mut hits = Vec::new();
-        let r = eval(&node, &doc, &mut hits);
+        let r = eval(&node, &doc, None, &mut hits);
         assert_eq!(
             r,
             !hits.is_empty(),
@@ -246,7 +412,7 @@ mod tests {
             ..Default::default()
         });
         let mut hits = Vec::new();
-        assert!(eval(&node, &doc, &mut hits));
+        assert!(eval(&node, &doc, None, &mut hits));
         let labels: Vec<&str> = hits.iter().map(|h| h.label).collect();
         assert!(labels.contains(&"Dmitriev") && labels.contains(&"plan"), "{labels:?}");
     }

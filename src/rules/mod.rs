@@ -10,9 +10,9 @@ pub mod eval;
 pub mod query;
 pub mod text;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use serde::Serialize;
 
 pub use eval::{DocFields, Document, RawHit};
@@ -263,13 +263,7 @@ fn required_literals(node: &Node) -> Option<Vec<String>> {
                 return Some(vec![b]);
             }
             pats.iter().find_map(|p| match p {
-                Pat::Fuzzy(w) => {
-                    let chars: Vec<char> = w.chars().collect();
-                    let half = chars.len() / 2;
-                    let first: String = chars[..half].iter().collect();
-                    let second: String = chars[half..].iter().collect();
-                    Some(vec![format!(" {first}"), format!("{second} ")])
-                }
+                Pat::Fuzzy(w) => Some(fuzzy_halves(w).to_vec()),
                 _ => None,
             })
         }
@@ -286,13 +280,118 @@ fn required_literals(node: &Node) -> Option<Vec<String>> {
     }
 }
 
-/// The most selective literal set among nodes that must all match: fewest
-/// patterns, then longest shortest pattern.
+/// Literals of which one occurs whenever a word within one edit of `w`
+/// does: one edit leaves either the first half of the word (a prefix) or the
+/// second half (a suffix) intact.
+fn fuzzy_halves(w: &str) -> [String; 2] {
+    let half = w.chars().count() / 2;
+    let cut = w.char_indices().nth(half).map_or(w.len(), |(i, _)| i);
+    [format!(" {}", &w[..cut]), format!("{} ", &w[cut..])]
+}
+
+/// The most selective literal set among nodes that must all match. Short
+/// patterns occur in more texts: a set costs the sum over its patterns of
+/// 1/len³ (len in characters, spaces aside), and the cheapest set wins.
 fn best_of<'a>(nodes: impl Iterator<Item = &'a Node>) -> Option<Vec<String>> {
-    nodes.filter_map(required_literals).min_by_key(|set| {
-        let shortest = set.iter().map(String::len).min().unwrap_or(0);
-        (set.len(), usize::MAX - shortest)
-    })
+    nodes
+        .filter_map(required_literals)
+        .min_by(|a, b| literal_cost(a).total_cmp(&literal_cost(b)))
+}
+
+fn literal_cost(set: &[String]) -> f64 {
+    set.iter()
+        .map(|p| {
+            let len = p.chars().filter(|c| *c != ' ').count().max(1) as f64;
+            1.0 / (len * len * len)
+        })
+        .sum()
+}
+
+/// The literal that finds a leaf in the space-delimited normalized text,
+/// and whether finding it is the same as the leaf matching (`true`), or only
+/// a precondition (`false`). A fuzzy term alone has two literals (its
+/// halves); see [`required_literals`].
+fn leaf_literal(pats: &[Pat]) -> Option<(String, bool)> {
+    let n = pats.len();
+    fn exact_words(ps: &[Pat]) -> Option<Vec<&str>> {
+        ps.iter()
+            .map(|p| match p {
+                Pat::Exact(w) => Some(w.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+    if let Some(words) = exact_words(pats) {
+        return Some((format!(" {} ", words.join(" ")), true));
+    }
+    if let (Some(Pat::Prefix(last)), Some(words)) = (pats.last(), exact_words(&pats[..n - 1])) {
+        let mut lit = String::from(" ");
+        for w in words {
+            lit.push_str(w);
+            lit.push(' ');
+        }
+        lit.push_str(last);
+        return Some((lit, true));
+    }
+    pats.iter()
+        .filter_map(|p| match p {
+            Pat::Exact(w) => Some(format!(" {w} ")),
+            Pat::Prefix(w) => Some(format!(" {w}")),
+            Pat::Fuzzy(_) => None,
+        })
+        .max_by_key(String::len)
+        .map(|l| (l, false))
+}
+
+/// The literals of a matcher, searched for in one Aho-Corasick pass.
+#[derive(Default)]
+struct Literals {
+    index: HashMap<String, u32>,
+    patterns: Vec<String>,
+    /// Global rule numbers of the rules each literal is a candidate key for.
+    rules: Vec<Vec<u32>>,
+}
+
+impl Literals {
+    fn intern(&mut self, lit: String) -> u32 {
+        if let Some(&id) = self.index.get(&lit) {
+            return id;
+        }
+        let id = self.patterns.len() as u32;
+        self.index.insert(lit.clone(), id);
+        self.patterns.push(lit);
+        self.rules.push(Vec::new());
+        id
+    }
+
+    /// Gives every leaf under `node` its literal.
+    fn assign(&mut self, node: &mut Node) {
+        match node {
+            Node::Seq { pats, lit, .. } => {
+                if let Some((l, exact)) = leaf_literal(pats) {
+                    *lit = query::Lit {
+                        id: self.intern(l),
+                        alt: u32::MAX,
+                        exact,
+                    };
+                } else if let [Pat::Fuzzy(w)] = pats.as_slice() {
+                    let [first, second] = fuzzy_halves(w);
+                    *lit = query::Lit {
+                        id: self.intern(first),
+                        alt: self.intern(second),
+                        exact: false,
+                    };
+                }
+            }
+            Node::Regex { .. } => {}
+            Node::And(items) | Node::Or(items) => items.iter_mut().for_each(|n| self.assign(n)),
+            Node::Not(n) => self.assign(n),
+            Node::Near { a, b, .. } => {
+                self.assign(a);
+                self.assign(b);
+            }
+        }
+    }
 }
 
 /// All watchlists compiled into one matcher.
@@ -302,33 +401,31 @@ pub struct Matcher {
     /// (watchlist, rule) of every rule, by global rule number.
     rule_loc: Vec<(u32, u32)>,
     ac: Option<AhoCorasick>,
-    /// Global rule numbers, by pattern number.
+    /// Global rule numbers, by literal number.
     pattern_rules: Vec<Vec<u32>>,
     /// Rules that have no required literals and are always evaluated.
     always: Vec<u32>,
 }
 
 impl Matcher {
-    pub fn new(watchlists: Vec<CompiledWatchlist>) -> Matcher {
+    pub fn new(mut watchlists: Vec<CompiledWatchlist>) -> Matcher {
+        let mut lits = Literals::default();
         let mut rule_loc = Vec::new();
-        let mut patterns: Vec<String> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
-        let mut pattern_rules: Vec<Vec<u32>> = Vec::new();
         let mut always = Vec::new();
-        for (w, wl) in watchlists.iter().enumerate() {
-            for (r, rule) in wl.rules.iter().enumerate() {
+        for (w, wl) in watchlists.iter_mut().enumerate() {
+            for x in &mut wl.exclude {
+                lits.assign(x);
+            }
+            for (r, rule) in wl.rules.iter_mut().enumerate() {
                 let global = rule_loc.len() as u32;
                 rule_loc.push((w as u32, r as u32));
+                lits.assign(&mut rule.node);
                 match required_literals(&rule.node) {
-                    Some(lits) => {
-                        for lit in lits {
-                            let p = *index.entry(lit.clone()).or_insert_with(|| {
-                                patterns.push(lit);
-                                pattern_rules.push(Vec::new());
-                                patterns.len() - 1
-                            });
-                            if pattern_rules[p].last() != Some(&global) {
-                                pattern_rules[p].push(global);
+                    Some(set) => {
+                        for l in set {
+                            let id = lits.intern(l) as usize;
+                            if lits.rules[id].last() != Some(&global) {
+                                lits.rules[id].push(global);
                             }
                         }
                     }
@@ -336,24 +433,42 @@ impl Matcher {
                 }
             }
         }
-        let ac = if patterns.is_empty() {
+        let ac = if lits.patterns.is_empty() {
             None
         } else {
+            // Every literal starts or ends with a space, so a prefilter on
+            // start bytes would stop at every word: a DFA without one is
+            // fastest.
             AhoCorasickBuilder::new()
                 .match_kind(MatchKind::Standard)
-                .build(&patterns)
+                .kind(Some(AhoCorasickKind::DFA))
+                .prefilter(false)
+                .build(&lits.patterns)
+                .or_else(|_| {
+                    AhoCorasickBuilder::new()
+                        .match_kind(MatchKind::Standard)
+                        .build(&lits.patterns)
+                })
                 .ok()
         };
-        if ac.is_none() && !patterns.is_empty() {
-            // Building can only fail on absurd sizes; fall back to evaluating
-            // every rule rather than missing any.
+        if ac.is_none() && !lits.patterns.is_empty() {
+            // Building can only fail on absurd sizes: evaluate every rule the
+            // slow way rather than miss any.
             always = (0..rule_loc.len() as u32).collect();
+            for wl in &mut watchlists {
+                for x in &mut wl.exclude {
+                    clear_literals(x);
+                }
+                for r in &mut wl.rules {
+                    clear_literals(&mut r.node);
+                }
+            }
         }
         Matcher {
             watchlists,
             rule_loc,
             ac,
-            pattern_rules,
+            pattern_rules: lits.rules,
             always,
         }
     }
@@ -366,38 +481,66 @@ impl Matcher {
         self.rule_loc.len()
     }
 
-    /// The rules worth evaluating on `doc`, by global number, in order.
-    fn candidates(&self, doc: &Document<'_>) -> Vec<u32> {
-        let mut set: BTreeSet<u32> = self.always.iter().copied().collect();
+    /// One pass over the document: which literals occur in which fields,
+    /// and which rules that makes worth evaluating (global numbers, in
+    /// order).
+    fn presearch(&self, doc: &Document<'_>) -> (eval::Found, Vec<u32>) {
+        let mut found = eval::Found {
+            mask: vec![0u8; self.pattern_rules.len()],
+            occurrences: Vec::new(),
+        };
+        let mut candidate = vec![false; self.rule_loc.len()];
+        for &r in &self.always {
+            candidate[r as usize] = true;
+        }
         if let Some(ac) = &self.ac {
-            for nt in doc.norms() {
-                for m in ac.find_overlapping_iter(nt.norm.as_str()) {
-                    set.extend(self.pattern_rules[m.pattern().as_usize()].iter().copied());
+            for f in Field::ALL {
+                let bit = 1u8 << f.index();
+                for m in ac.find_overlapping_iter(doc.norm(f).norm.as_str()) {
+                    let p = m.pattern().as_usize();
+                    found.occurrences.push((p as u32, f.index() as u8, m.start() as u32));
+                    if found.mask[p] & bit == 0 {
+                        found.mask[p] |= bit;
+                        for &r in &self.pattern_rules[p] {
+                            candidate[r as usize] = true;
+                        }
+                    }
                 }
             }
         }
-        set.into_iter().collect()
+        let rules = candidate
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c)
+            .map(|(i, _)| i as u32)
+            .collect();
+        (found, rules)
     }
 
     /// Matches `doc` against every watchlist, evaluating only the rules the
     /// presearch lets through.
     pub fn match_document(&self, doc: &Document<'_>) -> Vec<WatchlistMatch> {
-        let candidates = self.candidates(doc);
-        self.verify(doc, candidates.into_iter())
+        let (found, candidates) = self.presearch(doc);
+        self.verify(doc, candidates.into_iter(), Some(&found))
     }
 
-    /// Matches `doc` by evaluating every rule: the reference the presearch
-    /// must agree with.
+    /// Matches `doc` by evaluating every rule on the document's words,
+    /// without the presearch: the reference the presearch must agree with.
     pub fn match_document_exhaustive(&self, doc: &Document<'_>) -> Vec<WatchlistMatch> {
-        self.verify(doc, 0..self.rule_loc.len() as u32)
+        self.verify(doc, 0..self.rule_loc.len() as u32, None)
     }
 
-    fn verify(&self, doc: &Document<'_>, rules: impl Iterator<Item = u32>) -> Vec<WatchlistMatch> {
+    fn verify(
+        &self,
+        doc: &Document<'_>,
+        rules: impl Iterator<Item = u32>,
+        found: Option<&eval::Found>,
+    ) -> Vec<WatchlistMatch> {
         let mut out = Vec::new();
         let mut current: Option<(u32, Vec<&str>, Vec<RawHit<'_>>, Severity)> = None;
         let finish = |state: Option<(u32, Vec<&str>, Vec<RawHit<'_>>, Severity)>, out: &mut Vec<WatchlistMatch>| {
             if let Some((w, ids, hits, sev)) = state {
-                if let Some(m) = self.conclude(doc, w as usize, ids, hits, sev) {
+                if let Some(m) = self.conclude(doc, w as usize, ids, hits, sev, found) {
                     out.push(m);
                 }
             }
@@ -406,10 +549,11 @@ impl Matcher {
             let (w, r) = self.rule_loc[g as usize];
             let wl = &self.watchlists[w as usize];
             let rule = &wl.rules[r as usize];
-            let mut hits = Vec::new();
-            if !eval::eval(&rule.node, doc, &mut hits) {
+            if !eval::test(&rule.node, doc, found) {
                 continue;
             }
+            let mut hits = Vec::new();
+            eval::eval(&rule.node, doc, found, &mut hits);
             if current.as_ref().is_some_and(|c| c.0 != w) {
                 finish(current.take(), &mut out);
             }
@@ -431,10 +575,10 @@ impl Matcher {
         rule_ids: Vec<&str>,
         mut hits: Vec<RawHit<'_>>,
         severity: Severity,
+        found: Option<&eval::Found>,
     ) -> Option<WatchlistMatch> {
         let wl = &self.watchlists[w];
-        let mut scratch = Vec::new();
-        if wl.exclude.iter().any(|x| eval::eval(x, doc, &mut scratch)) {
+        if wl.exclude.iter().any(|x| eval::test(x, doc, found)) {
             return None;
         }
         hits.sort_by_key(|h| (h.field, h.start, h.end));
@@ -469,6 +613,19 @@ impl Matcher {
     }
 }
 
+fn clear_literals(node: &mut Node) {
+    match node {
+        Node::Seq { lit, .. } => *lit = query::Lit::NONE,
+        Node::Regex { .. } => {}
+        Node::And(items) | Node::Or(items) => items.iter_mut().for_each(clear_literals),
+        Node::Not(n) => clear_literals(n),
+        Node::Near { a, b, .. } => {
+            clear_literals(a);
+            clear_literals(b);
+        }
+    }
+}
+
 /// How near a rule came to matching an item that it did not match.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NearMiss {
@@ -494,11 +651,9 @@ impl Matcher {
                     Node::And(items) => items.iter().collect(),
                     other => vec![other],
                 };
-                let mut scratch = Vec::new();
                 let mut missing = Vec::new();
                 for c in &clauses {
-                    scratch.clear();
-                    if !eval::eval(c, doc, &mut scratch) {
+                    if !eval::test(c, doc, None) {
                         missing.push(c.to_string());
                     }
                 }
@@ -506,7 +661,7 @@ impl Matcher {
                 let excluded_by = if missing.is_empty() {
                     wl.exclude
                         .iter()
-                        .find(|x| eval::eval(x, doc, &mut scratch))
+                        .find(|x| eval::test(x, doc, None))
                         .map(|x| x.to_string())
                 } else {
                     None

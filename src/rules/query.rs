@@ -80,6 +80,11 @@ impl fmt::Display for Field {
 pub struct FieldSet(u8);
 
 impl FieldSet {
+    /// The set as a bit mask, bit `i` for the field of index `i`.
+    pub fn mask(self) -> u8 {
+        self.0
+    }
+
     /// Title, summary and content: where a term without a field looks.
     pub const DEFAULT: FieldSet = FieldSet(0b111);
 
@@ -114,6 +119,41 @@ impl Pat {
     }
 }
 
+/// How a leaf is found by the matcher's one-pass literal search:
+/// `NONE` (it is not), or the literal's number and whether finding the
+/// literal in a field is the same as the leaf matching there (`exact`) or
+/// only a precondition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lit {
+    pub id: u32,
+    /// A second literal that may stand in for the first (the two halves of
+    /// a fuzzy term), or `u32::MAX`.
+    pub alt: u32,
+    pub exact: bool,
+}
+
+impl Lit {
+    pub const NONE: Lit = Lit {
+        id: u32::MAX,
+        alt: u32::MAX,
+        exact: false,
+    };
+
+    pub fn is_none(self) -> bool {
+        self.id == u32::MAX
+    }
+
+    /// The fields (bit mask) where the literal search saw this leaf's
+    /// literal; all fields when the leaf has none.
+    pub fn fields_seen(self, found: &[u8]) -> u8 {
+        if self.is_none() {
+            return u8::MAX;
+        }
+        let get = |i: u32| found.get(i as usize).copied().unwrap_or(0);
+        get(self.id) | if self.alt == u32::MAX { 0 } else { get(self.alt) }
+    }
+}
+
 /// The syntax tree of a query.
 #[derive(Debug, Clone)]
 pub enum Node {
@@ -122,6 +162,8 @@ pub enum Node {
         fields: FieldSet,
         pats: Vec<Pat>,
         label: String,
+        /// The matcher's literal for this leaf, set by `Matcher::new`.
+        lit: Lit,
     },
     Regex {
         fields: FieldSet,
@@ -681,6 +723,7 @@ fn term(word: &str, label: &str, offset: usize, fields: FieldSet) -> Result<Node
         fields,
         pats,
         label: label.to_string(),
+        lit: Lit::NONE,
     })
 }
 
@@ -699,6 +742,7 @@ fn phrase(p: &str, label: &str, offset: usize, fields: FieldSet) -> Result<Node,
         fields,
         pats,
         label: label.to_string(),
+        lit: Lit::NONE,
     })
 }
 

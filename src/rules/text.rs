@@ -65,8 +65,11 @@ fn is_apostrophe_letter(c: char) -> bool {
     )
 }
 
+/// Builds the normalized text as bytes (only whole UTF-8 sequences are
+/// pushed) and the token list.
 struct Builder<'a> {
-    out: &'a mut NormText,
+    buf: Vec<u8>,
+    tokens: &'a mut Vec<Token>,
     in_word: bool,
     word_norm_start: u32,
     word_orig_start: u32,
@@ -76,25 +79,42 @@ impl Builder<'_> {
     fn open(&mut self, orig_start: usize) {
         if !self.in_word {
             self.in_word = true;
-            self.word_norm_start = self.out.norm.len() as u32;
+            self.word_norm_start = self.buf.len() as u32;
             self.word_orig_start = orig_start as u32;
         }
+    }
+
+    fn push_char(&mut self, c: char) {
+        let mut tmp = [0u8; 4];
+        self.buf.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
     }
 
     fn close(&mut self, orig_end: usize) {
         if self.in_word {
             self.in_word = false;
-            let norm_end = self.out.norm.len() as u32;
+            let norm_end = self.buf.len() as u32;
             if norm_end > self.word_norm_start {
-                self.out.tokens.push(Token {
+                self.tokens.push(Token {
                     norm_start: self.word_norm_start,
                     norm_end,
                     orig_start: self.word_orig_start,
                     orig_end: orig_end as u32,
                 });
-                self.out.norm.push(' ');
+                self.buf.push(b' ');
             }
         }
+    }
+
+    /// The normalized text.
+    fn finish(self, text_len: usize) -> String {
+        let mut b = self;
+        b.close(text_len);
+        if b.tokens.is_empty() {
+            return String::new();
+        }
+        // Only whole characters were pushed, so this never fails; the lossy
+        // path is there rather than a panic.
+        String::from_utf8(b.buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 }
 
@@ -103,7 +123,7 @@ impl Builder<'_> {
 pub fn normalize(text: &str) -> NormText {
     let mut out = NormText {
         norm: String::with_capacity(text.len() + 2),
-        tokens: Vec::with_capacity(text.len() / 6 + 1),
+        tokens: Vec::with_capacity(text.len() / 4 + 4),
     };
     normalize_into(text, &mut out);
     out
@@ -111,11 +131,14 @@ pub fn normalize(text: &str) -> NormText {
 
 /// Like [`normalize`], reusing `out`'s buffers.
 pub fn normalize_into(text: &str, out: &mut NormText) {
-    out.norm.clear();
     out.tokens.clear();
-    out.norm.push(' ');
+    let mut buf = std::mem::take(&mut out.norm).into_bytes();
+    buf.clear();
+    buf.reserve(text.len() + 2);
+    buf.push(b' ');
     let mut b = Builder {
-        out,
+        buf,
+        tokens: &mut out.tokens,
         in_word: false,
         word_norm_start: 0,
         word_orig_start: 0,
@@ -124,22 +147,93 @@ pub fn normalize_into(text: &str, out: &mut NormText) {
         if c.is_ascii() {
             if c.is_ascii_alphanumeric() {
                 b.open(i);
-                b.out.norm.push(c.to_ascii_lowercase());
+                b.buf.push((c as u8).to_ascii_lowercase());
             } else {
                 b.close(i);
             }
-            continue;
+        } else if (c as u32) < TABLE_END {
+            match &table()[c as usize] {
+                CharNorm::Sep => b.close(i),
+                CharNorm::Mark => {}
+                CharNorm::Word(w) => {
+                    b.open(i);
+                    b.buf.extend_from_slice(w.as_bytes());
+                }
+                CharNorm::Slow => slow_char(&mut b, i, c),
+            }
+        } else if ('\u{2000}'..='\u{206F}').contains(&c) {
+            // General punctuation: spaces, dashes, quotes, ellipsis.
+            b.close(i);
+        } else {
+            slow_char(&mut b, i, c);
         }
+    }
+    out.norm = b.finish(text.len());
+}
+
+/// Characters below this have their normalization in a table: Latin,
+/// Greek, Cyrillic, Armenian, Hebrew, Arabic.
+const TABLE_END: u32 = 0x800;
+
+/// What normalization does to one character, precomputed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CharNorm {
+    /// Separates words.
+    Sep,
+    /// A combining mark: continues the word and is dropped.
+    Mark,
+    /// A letter or digit: this text goes into the word.
+    Word(String),
+    /// Anything else: computed each time.
+    Slow,
+}
+
+fn table() -> &'static [CharNorm] {
+    static TABLE: std::sync::OnceLock<Vec<CharNorm>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0..TABLE_END)
+            .map(|u| match char::from_u32(u) {
+                None => CharNorm::Slow,
+                Some(c) if c.is_ascii() => CharNorm::Slow,
+                Some(c) if is_apostrophe_letter(c) => CharNorm::Sep,
+                Some(c) => {
+                    // Run the general path on the character alone and keep
+                    // the result when it is one simple thing.
+                    let mut word = String::new();
+                    let (mut marks, mut seps) = (0, 0);
+                    decompose_compatible(c, |d| {
+                        if is_combining_mark(d) {
+                            marks += 1;
+                        } else if d.is_alphanumeric() {
+                            word.extend(std::iter::once(d).default_case_fold());
+                        } else {
+                            seps += 1;
+                        }
+                    });
+                    match (word.len(), seps) {
+                        (0, 0) if marks > 0 => CharNorm::Mark,
+                        (0, 1) => CharNorm::Sep,
+                        (n, 0) if n > 0 => CharNorm::Word(word),
+                        _ => CharNorm::Slow,
+                    }
+                }
+            })
+            .collect()
+    })
+}
+
+fn slow_char(b: &mut Builder<'_>, i: usize, c: char) {
+    {
         if is_apostrophe_letter(c) {
             b.close(i);
-            continue;
+            return;
         }
         if is_single_char_word(c) {
             b.close(i);
             b.open(i);
-            b.out.norm.push(c);
+            b.push_char(c);
             b.close(i + c.len_utf8());
-            continue;
+            return;
         }
         decompose_compatible(c, |d| {
             if is_combining_mark(d) {
@@ -149,16 +243,12 @@ pub fn normalize_into(text: &str, out: &mut NormText) {
             if d.is_alphanumeric() {
                 b.open(i);
                 for f in std::iter::once(d).default_case_fold() {
-                    b.out.norm.push(f);
+                    b.push_char(f);
                 }
             } else {
                 b.close(i);
             }
         });
-    }
-    b.close(text.len());
-    if out.tokens.is_empty() {
-        out.norm.clear();
     }
 }
 
@@ -174,16 +264,56 @@ pub fn within_one_edit(a: &str, b: &str) -> bool {
     if a == b {
         return true;
     }
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
-    match long.len() - short.len() {
-        0 => short.iter().zip(long.iter()).filter(|(x, y)| x != y).count() <= 1,
-        1 => {
-            let prefix = short.iter().zip(long.iter()).take_while(|(x, y)| x == y).count();
-            short[prefix..] == long[prefix + 1..]
+    // A character is at most 4 bytes: a quick bound before counting.
+    if a.len().abs_diff(b.len()) > 4 {
+        return false;
+    }
+    let (ab, bb) = (a.as_bytes(), b.as_bytes());
+    // One edit cannot change both the first and the last character.
+    if ab.len() > 1 && bb.len() > 1 && ab[0] != bb[0] && ab[ab.len() - 1] != bb[bb.len() - 1] {
+        return false;
+    }
+    if a.is_ascii() && b.is_ascii() {
+        return one_edit_bytes(ab, bb);
+    }
+    let (la, lb) = (a.chars().count(), b.chars().count());
+    if la.abs_diff(lb) > 1 {
+        return false;
+    }
+    // Skip the common prefix, then the rest must agree after skipping the
+    // one differing character (on the longer side, or on both).
+    let mut ai = a.chars();
+    let mut bi = b.chars();
+    loop {
+        let (ra, rb) = (ai.as_str(), bi.as_str());
+        match (ai.next(), bi.next()) {
+            (None, None) => return true,
+            (Some(x), Some(y)) if x == y => continue,
+            _ => {
+                fn skip(s: &str) -> &str {
+                    let mut c = s.chars();
+                    c.next();
+                    c.as_str()
+                }
+                return match la.cmp(&lb) {
+                    std::cmp::Ordering::Equal => skip(ra) == skip(rb),
+                    std::cmp::Ordering::Greater => skip(ra) == rb,
+                    std::cmp::Ordering::Less => ra == skip(rb),
+                };
+            }
         }
-        _ => false,
+    }
+}
+
+fn one_edit_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    let p = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    match a.len().cmp(&b.len()) {
+        std::cmp::Ordering::Equal => a[(p + 1).min(a.len())..] == b[(p + 1).min(b.len())..],
+        std::cmp::Ordering::Greater => a[p + 1..] == b[p..],
+        std::cmp::Ordering::Less => a[p..] == b[p + 1..],
     }
 }
 
@@ -260,6 +390,50 @@ mod tests {
     }
 
     #[test]
+    fn table_agrees_with_the_general_path() {
+        for u in 0x80..TABLE_END {
+            let Some(c) = char::from_u32(u) else { continue };
+            for text in [format!("a{c}b"), format!("{c}"), format!("x {c} y")] {
+                let mut fast = NormText::default();
+                normalize_into(&text, &mut fast);
+                let mut tokens = Vec::new();
+                let mut b = Builder {
+                    buf: vec![b' '],
+                    tokens: &mut tokens,
+                    in_word: false,
+                    word_norm_start: 0,
+                    word_orig_start: 0,
+                };
+                for (i, ch) in text.char_indices() {
+                    if ch.is_ascii() {
+                        if ch.is_ascii_alphanumeric() {
+                            b.open(i);
+                            b.buf.push((ch as u8).to_ascii_lowercase());
+                        } else {
+                            b.close(i);
+                        }
+                    } else {
+                        slow_char(&mut b, i, ch);
+                    }
+                }
+                let slow = b.finish(text.len());
+                assert_eq!((fast.norm, fast.tokens), (slow, tokens), "U+{u:04X}");
+            }
+        }
+    }
+
+    #[test]
+    fn general_punctuation_separates_words() {
+        for u in 0x2000..=0x206F {
+            let c = char::from_u32(u).unwrap();
+            let mut any_word = false;
+            decompose_compatible(c, |d| any_word |= d.is_alphanumeric());
+            assert!(!any_word, "U+{u:04X} has a letter or digit");
+            assert_eq!(words(&format!("a{c}b")), ["a", "b"], "U+{u:04X}");
+        }
+    }
+
+    #[test]
     fn empty_and_punctuation_only() {
         assert!(normalize("").is_empty());
         assert!(normalize(" -- !! ").is_empty());
@@ -274,5 +448,10 @@ mod tests {
         assert!(within_one_edit("dmitriev", "dmitrievv"));
         assert!(!within_one_edit("dmitriev", "dmytrijev"));
         assert!(within_one_edit("абв", "абг"));
+        assert!(!within_one_edit("абвг", "бавг"));
+        assert!(!within_one_edit("ab", "ba"));
+        assert!(within_one_edit("a", ""));
+        assert!(within_one_edit("xdmitriev", "dmitriev"));
+        assert!(!within_one_edit("xdmitriey", "dmitriev"));
     }
 }
