@@ -397,3 +397,29 @@ pub fn with_names(mut items: Vec<BenchItem>, names: &[String], every: usize, see
     }
     items
 }
+
+/// Items as a monitor sees them: the title and summary of one real item of
+/// the news-2025 stream (taken evenly across it), and a body of about
+/// 750 bytes of generic news words, for items of about 1 KB. Falls back to
+/// generated text when the corpus is absent.
+pub fn stream_items(n: usize) -> (Vec<BenchItem>, &'static str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/news-2025/items.jsonl");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return (items(7, n, &story_words(), 0.004), "generated text");
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let step = (lines.len() / n.max(1)).max(1);
+    let mut g = Gen::new(23);
+    let out = lines
+        .iter()
+        .step_by(step)
+        .take(n)
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|v| BenchItem {
+            title: v["title"].as_str().unwrap_or("").to_string(),
+            summary: v["summary"].as_str().unwrap_or("").to_string(),
+            content: g.sentence(150, &[], 0.0),
+        })
+        .collect();
+    (out, "news-2025 titles and summaries with generic bodies")
+}

@@ -25,22 +25,29 @@ fn shipped(c: &mut Criterion) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/watchlists/ukraine-peace-plan.toml");
     let wl = newshound::config::load_watchlist(&path).unwrap_or_else(|e| panic!("{e}"));
     let m = Matcher::new(vec![wl]);
-    let (items, origin) = common::news_items(1000);
-    let avg = items.iter().map(common::BenchItem::bytes).sum::<usize>() / items.len();
-    let matched = items.iter().filter(|i| !m.match_document(&doc(i)).is_empty()).count();
-    eprintln!(
-        "shipped watchlist: {} rules, {} items of {avg} bytes on average from {origin}, {matched} match",
-        m.rule_count(),
-        items.len()
-    );
     let mut g = c.benchmark_group("shipped-watchlist");
-    g.throughput(Throughput::Elements(items.len() as u64));
-    g.bench_function("normalize+match", |b| {
-        b.iter(|| items.iter().map(|i| m.match_document(&doc(i)).len()).sum::<usize>())
-    });
-    g.bench_function("normalize only", |b| {
-        b.iter(|| items.iter().map(|i| doc(i).norms().count()).sum::<usize>())
-    });
+    // The stream as it comes (one story per item), and a dense mix (ten
+    // headlines per item, so about ten times the share of matches, each
+    // explained).
+    for (name, (items, origin)) in [
+        ("stream", common::stream_items(1000)),
+        ("dense", common::news_items(1000)),
+    ] {
+        let avg = items.iter().map(common::BenchItem::bytes).sum::<usize>() / items.len();
+        let matched = items.iter().filter(|i| !m.match_document(&doc(i)).is_empty()).count();
+        eprintln!(
+            "shipped watchlist, {name}: {} rules, {} items of {avg} bytes on average ({origin}), {matched} match",
+            m.rule_count(),
+            items.len()
+        );
+        g.throughput(Throughput::Elements(items.len() as u64));
+        g.bench_function(format!("{name}: normalize+match"), |b| {
+            b.iter(|| items.iter().map(|i| m.match_document(&doc(i)).len()).sum::<usize>())
+        });
+        g.bench_function(format!("{name}: normalize only"), |b| {
+            b.iter(|| items.iter().map(|i| doc(i).norms().count()).sum::<usize>())
+        });
+    }
     g.finish();
 }
 

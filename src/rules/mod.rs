@@ -12,7 +12,8 @@ pub mod text;
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Anchored, MatchKind};
 use serde::Serialize;
 
 pub use eval::{DocFields, Document, RawHit};
@@ -394,13 +395,74 @@ impl Literals {
     }
 }
 
+/// The largest literal DFA built; past it the contiguous NFA is used.
+const DFA_MAX_BYTES: usize = 4 * 1024 * 1024;
+
+/// Finds every occurrence of every literal (overlapping) in one pass.
+#[derive(Debug, Clone)]
+enum Searcher {
+    /// The usual case: a DFA driven byte by byte here, which is several
+    /// times cheaper per byte than the generic overlapping iterator.
+    Dfa(aho_corasick::dfa::DFA, StateID),
+    /// When the DFA would be too large.
+    Nfa(AhoCorasick),
+}
+
+impl Searcher {
+    fn build(patterns: &[String]) -> Option<Searcher> {
+        if patterns.is_empty() {
+            return None;
+        }
+        let dfa = aho_corasick::dfa::Builder::new()
+            .match_kind(MatchKind::Standard)
+            .build(patterns)
+            .ok()
+            // Past a few MiB the table stops fitting in cache and costs
+            // memory in a daemon that must stay small: the compact NFA is as
+            // fast then.
+            .filter(|d| d.memory_usage() <= DFA_MAX_BYTES)
+            .and_then(|d| d.start_state(Anchored::No).ok().map(|s| Searcher::Dfa(d, s)));
+        dfa.or_else(|| {
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+                .build(patterns)
+                .ok()
+                .map(Searcher::Nfa)
+        })
+    }
+
+    /// Calls `each(literal, start)` for every occurrence in `text`.
+    fn for_each(&self, text: &[u8], mut each: impl FnMut(usize, usize)) {
+        match self {
+            Searcher::Dfa(dfa, start) => {
+                let mut sid = *start;
+                for (at, &byte) in text.iter().enumerate() {
+                    sid = dfa.next_state(Anchored::No, sid, byte);
+                    if dfa.is_special(sid) && dfa.is_match(sid) {
+                        for k in 0..dfa.match_len(sid) {
+                            let pid = dfa.match_pattern(sid, k);
+                            each(pid.as_usize(), at + 1 - dfa.pattern_len(pid));
+                        }
+                    }
+                }
+            }
+            Searcher::Nfa(ac) => {
+                for m in ac.find_overlapping_iter(text) {
+                    each(m.pattern().as_usize(), m.start());
+                }
+            }
+        }
+    }
+}
+
 /// All watchlists compiled into one matcher.
 #[derive(Debug, Clone)]
 pub struct Matcher {
     watchlists: Vec<CompiledWatchlist>,
     /// (watchlist, rule) of every rule, by global rule number.
     rule_loc: Vec<(u32, u32)>,
-    ac: Option<AhoCorasick>,
+    searcher: Option<Searcher>,
     /// Global rule numbers, by literal number.
     pattern_rules: Vec<Vec<u32>>,
     /// Rules that have no required literals and are always evaluated.
@@ -433,25 +495,8 @@ impl Matcher {
                 }
             }
         }
-        let ac = if lits.patterns.is_empty() {
-            None
-        } else {
-            // Every literal starts or ends with a space, so a prefilter on
-            // start bytes would stop at every word: a DFA without one is
-            // fastest.
-            AhoCorasickBuilder::new()
-                .match_kind(MatchKind::Standard)
-                .kind(Some(AhoCorasickKind::DFA))
-                .prefilter(false)
-                .build(&lits.patterns)
-                .or_else(|_| {
-                    AhoCorasickBuilder::new()
-                        .match_kind(MatchKind::Standard)
-                        .build(&lits.patterns)
-                })
-                .ok()
-        };
-        if ac.is_none() && !lits.patterns.is_empty() {
+        let searcher = Searcher::build(&lits.patterns);
+        if searcher.is_none() && !lits.patterns.is_empty() {
             // Building can only fail on absurd sizes: evaluate every rule the
             // slow way rather than miss any.
             always = (0..rule_loc.len() as u32).collect();
@@ -467,7 +512,7 @@ impl Matcher {
         Matcher {
             watchlists,
             rule_loc,
-            ac,
+            searcher,
             pattern_rules: lits.rules,
             always,
         }
@@ -493,19 +538,18 @@ impl Matcher {
         for &r in &self.always {
             candidate[r as usize] = true;
         }
-        if let Some(ac) = &self.ac {
+        if let Some(searcher) = &self.searcher {
             for f in Field::ALL {
                 let bit = 1u8 << f.index();
-                for m in ac.find_overlapping_iter(doc.norm(f).norm.as_str()) {
-                    let p = m.pattern().as_usize();
-                    found.occurrences.push((p as u32, f.index() as u8, m.start() as u32));
+                searcher.for_each(doc.norm(f).norm.as_bytes(), |p, start| {
+                    found.occurrences.push((p as u32, f.index() as u8, start as u32));
                     if found.mask[p] & bit == 0 {
                         found.mask[p] |= bit;
                         for &r in &self.pattern_rules[p] {
                             candidate[r as usize] = true;
                         }
                     }
-                }
+                });
             }
         }
         let rules = candidate
