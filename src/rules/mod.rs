@@ -403,7 +403,7 @@ const DFA_MAX_BYTES: usize = 4 * 1024 * 1024;
 enum Searcher {
     /// The usual case: a DFA driven byte by byte here, which is several
     /// times cheaper per byte than the generic overlapping iterator.
-    Dfa(aho_corasick::dfa::DFA, StateID),
+    Dfa(Box<aho_corasick::dfa::DFA>, StateID),
     /// When the DFA would be too large.
     Nfa(AhoCorasick),
 }
@@ -421,7 +421,7 @@ impl Searcher {
             // memory in a daemon that must stay small: the compact NFA is as
             // fast then.
             .filter(|d| d.memory_usage() <= DFA_MAX_BYTES)
-            .and_then(|d| d.start_state(Anchored::No).ok().map(|s| Searcher::Dfa(d, s)));
+            .and_then(|d| d.start_state(Anchored::No).ok().map(|s| Searcher::Dfa(Box::new(d), s)));
         dfa.or_else(|| {
             AhoCorasickBuilder::new()
                 .match_kind(MatchKind::Standard)
