@@ -337,3 +337,52 @@ fn an_unwritable_alert_log_keeps_alerts_pending_until_it_works() {
     let counts = with_store(&cfg.db(), async |s| s.outbox_counts().await.unwrap());
     assert_eq!((counts.pending, counts.delivered), (0, 3));
 }
+
+#[test]
+fn replay_shows_what_a_watchlist_would_have_alerted_and_sends_nothing() {
+    let server = FixtureServer::start();
+    let cfg = TestConfig::new(&feeds(&server)[..4], "");
+    let out = run(&["once", "--all", "--config", cfg.path().to_str().unwrap()]);
+    assert!(out.status.success());
+    let before = std::fs::read_to_string(cfg.alert_log()).unwrap();
+    let other = cfg.dir.path().join("drafts");
+    std::fs::create_dir(&other).unwrap();
+    let wl = other.join("gaza.toml");
+    std::fs::write(
+        &wl,
+        "name = \"gaza\"\n[[rule]]\nid = \"g\"\nquery = \"Gaza OR рубл*\"\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "replay",
+        "--since",
+        "7d",
+        "--watchlist",
+        wl.to_str().unwrap(),
+        "--json",
+        "--config",
+        cfg.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mut titles: Vec<&str> = lines.iter().map(|l| l["title"].as_str().unwrap()).collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        [
+            "Gaza peace plan: UN Security Council backs US resolution",
+            "Курс рубля вырос"
+        ]
+    );
+    assert!(lines.iter().all(|l| l["watchlist"] == "gaza"));
+    assert!(
+        stderr(&out).contains("9 stored items since 7d, 2 would alert"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(cfg.alert_log()).unwrap(),
+        before,
+        "replay must not alert"
+    );
+}
