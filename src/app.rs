@@ -138,7 +138,8 @@ impl Pipeline {
                 Outcome::Success {
                     status: meta.status,
                     not_modified: true,
-                    server_hint: server_hint(&meta, None, now),
+                    server_hint: server_hint(&meta, None, None, now),
+                    observed_gap: None,
                     etag: meta.etag.clone(),
                     last_modified: meta.last_modified.clone(),
                     permanent_redirect: meta.permanent_redirect.clone(),
@@ -158,10 +159,20 @@ impl Pipeline {
                         if parsed.truncated > 0 {
                             tracing::warn!(dropped = parsed.truncated, "feed has more items than kept per poll");
                         }
+                        for w in &parsed.warnings {
+                            tracing::warn!(warning = %w, "feed parsed with problems");
+                        }
+                        let dates: Vec<i64> = parsed
+                            .items
+                            .iter()
+                            .filter_map(|i| i.published)
+                            .map(|d| d.timestamp_millis())
+                            .collect();
                         let outcome = Outcome::Success {
                             status: meta.status,
                             not_modified: false,
-                            server_hint: server_hint(&meta, parsed.ttl, now),
+                            server_hint: server_hint(&meta, parsed.ttl, parsed.update_period, now),
+                            observed_gap: scheduler::publishing_gap(&dates, now),
                             etag: meta.etag.clone(),
                             last_modified: meta.last_modified.clone(),
                             permanent_redirect: meta.permanent_redirect.clone(),
@@ -312,14 +323,19 @@ fn log_poll(r: &PollReport) {
     }
 }
 
-/// The longest wait the server asked for: RSS TTL (minutes), Cache-Control
-/// max-age, Expires.
-fn server_hint(meta: &crate::fetch::ResponseMeta, ttl_minutes: Option<u32>, now: i64) -> Option<Duration> {
+/// The longest wait the server asked for: RSS TTL (minutes),
+/// `sy:updatePeriod`, Cache-Control max-age, Expires.
+fn server_hint(
+    meta: &crate::fetch::ResponseMeta,
+    ttl_minutes: Option<u32>,
+    update_period: Option<Duration>,
+    now: i64,
+) -> Option<Duration> {
     let ttl = ttl_minutes.map(|m| Duration::from_secs(u64::from(m) * 60));
     let expires = meta
         .expires
         .and_then(|e| (e.timestamp_millis() - now).try_into().ok().map(Duration::from_millis));
-    [ttl, meta.max_age, expires].into_iter().flatten().max()
+    [ttl, update_period, meta.max_age, expires].into_iter().flatten().max()
 }
 
 fn outcome_of_error(e: &FetchError) -> Outcome {

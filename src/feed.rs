@@ -68,8 +68,12 @@ pub struct ParsedFeed {
     /// RSS `<ttl>`, minutes.
     pub ttl: Option<u32>,
     pub items: Vec<Item>,
+    /// `sy:updatePeriod` / `sy:updateFrequency` as an interval.
+    pub update_period: Option<std::time::Duration>,
     /// How many entries were dropped beyond [`MAX_ITEMS`].
     pub truncated: usize,
+    /// Problems that did not stop parsing (bytes invalid in the encoding).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -143,7 +147,7 @@ fn declared_encoding(body: &[u8]) -> Option<(String, std::ops::Range<usize>)> {
 /// first, then UTF-16 without one, then the XML declaration, then the HTTP
 /// charset, else UTF-8. An XML declaration naming another encoding is
 /// rewritten to say UTF-8, so the XML parser reads what it is given.
-pub fn to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Result<std::borrow::Cow<'a, [u8]>, FeedError> {
+pub fn to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Result<Decoded<'a>, FeedError> {
     use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE};
     use std::borrow::Cow;
     let sniffed = match Encoding::for_bom(body) {
@@ -173,17 +177,61 @@ pub fn to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Result<std::bo
     if enc == UTF_8 {
         let body = body.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(body);
         if std::str::from_utf8(body).is_ok() {
-            return Ok(Cow::Borrowed(body));
+            return Ok(Decoded {
+                bytes: Cow::Borrowed(body),
+                replaced: false,
+            });
         }
         // Invalid bytes become U+FFFD rather than losing the whole feed.
-        return Ok(Cow::Owned(String::from_utf8_lossy(body).into_owned().into_bytes()));
+        return Ok(Decoded {
+            bytes: Cow::Owned(String::from_utf8_lossy(body).into_owned().into_bytes()),
+            replaced: true,
+        });
     }
-    let (text, _, _) = enc.decode(body);
+    let (text, _, replaced) = enc.decode(body);
     let mut out = text.into_owned();
     if let Some((_, range)) = declared_encoding(out.as_bytes()) {
         out.replace_range(range, "utf-8");
     }
-    Ok(Cow::Owned(out.into_bytes()))
+    Ok(Decoded {
+        bytes: Cow::Owned(out.into_bytes()),
+        replaced,
+    })
+}
+
+/// A document decoded to UTF-8.
+pub struct Decoded<'a> {
+    pub bytes: std::borrow::Cow<'a, [u8]>,
+    /// Bytes that were not valid in the document's encoding were replaced
+    /// with U+FFFD.
+    pub replaced: bool,
+}
+
+/// The publishing schedule a feed declares with the RSS syndication module
+/// (`sy:updatePeriod`, `sy:updateFrequency`): how often it expects to be
+/// polled.
+pub fn syndication_period(doc: &[u8]) -> Option<std::time::Duration> {
+    let head = &doc[..doc.len().min(16 * 1024)];
+    let text = std::str::from_utf8(head).ok()?;
+    let value = |tag: &str| -> Option<String> {
+        let open = text.find(&format!("{tag}>"))? + tag.len() + 1;
+        let close = text[open..].find('<')? + open;
+        Some(text[open..close].trim().to_ascii_lowercase())
+    };
+    let period = value("updatePeriod")?;
+    let hours: u64 = match period.as_str() {
+        "hourly" => 1,
+        "daily" => 24,
+        "weekly" => 24 * 7,
+        "monthly" => 24 * 30,
+        "yearly" => 24 * 365,
+        _ => return None,
+    };
+    let frequency = value("updateFrequency")
+        .and_then(|f| f.parse::<u64>().ok())
+        .unwrap_or(1)
+        .max(1);
+    Some(std::time::Duration::from_secs(hours * 3600 / frequency))
 }
 
 /// Parses a feed document fetched from `feed_url`. `content_type` is the
@@ -198,8 +246,8 @@ pub fn parse(
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(FeedError::Empty);
     }
-    let body = to_utf8(body, content_type.and_then(charset_of))?;
-    let body = body.as_ref();
+    let decoded = to_utf8(body, content_type.and_then(charset_of))?;
+    let body = decoded.bytes.as_ref();
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(feed_url))
         .id_generator(|_, _, _| NO_ID.to_string())
@@ -215,12 +263,18 @@ pub fn parse(
         .take(MAX_ITEMS)
         .map(|e| normalize_entry(e, base.as_ref(), lang.as_deref()))
         .collect();
+    let mut warnings = Vec::new();
+    if decoded.replaced {
+        warnings.push("invalid bytes for the document's encoding were replaced".to_string());
+    }
     Ok(ParsedFeed {
         title: feed.title.map(|t| clip(html_to_text(&t.content), MAX_TITLE)),
         language: feed_lang,
         ttl: feed.ttl,
+        update_period: syndication_period(body),
         items,
         truncated: total.saturating_sub(MAX_ITEMS),
+        warnings,
     })
 }
 
@@ -711,15 +765,39 @@ mod tests {
         let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(&plain);
         let f = parse(&bytes, "https://x.test/", Some("text/xml; charset=windows-1251"), None).unwrap();
         assert_eq!(f.items[0].title, title);
-        // Invalid UTF-8 is replaced, not fatal.
+        // Invalid UTF-8 is replaced, not fatal, and said.
         let mut bad = make("utf-8").into_bytes();
         let at = bad.windows(3).position(|w| w == b"<ti").unwrap() + 7;
         bad.insert(at, 0xFF);
-        assert!(parse(&bad, "https://x.test/", None, None).is_ok());
+        let f = parse(&bad, "https://x.test/", None, None).unwrap();
+        assert_eq!(f.warnings.len(), 1);
+        assert!(
+            parse(make("utf-8").as_bytes(), "https://x.test/", None, None)
+                .unwrap()
+                .warnings
+                .is_empty()
+        );
         assert_eq!(
             parse(make("klingon-8").as_bytes(), "https://x.test/", None, None).unwrap_err(),
             FeedError::Encoding("unknown encoding 'klingon-8'".into())
         );
+    }
+
+    #[test]
+    fn syndication_module_period() {
+        let doc = |p: &str, f: &str| {
+            format!(
+                "<rss xmlns:sy=\"http://purl.org/rss/1.0/modules/syndication/\"><channel><sy:updatePeriod>{p}</sy:updatePeriod>{f}</channel></rss>"
+            )
+        };
+        let h = |s: u64| Some(std::time::Duration::from_secs(s));
+        assert_eq!(syndication_period(doc("hourly", "").as_bytes()), h(3600));
+        assert_eq!(
+            syndication_period(doc(" daily ", "<sy:updateFrequency>4</sy:updateFrequency>").as_bytes()),
+            h(6 * 3600)
+        );
+        assert_eq!(syndication_period(doc("sometimes", "").as_bytes()), None);
+        assert_eq!(syndication_period(b"<rss/>"), None);
     }
 
     #[test]

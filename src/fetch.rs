@@ -1,17 +1,24 @@
 //! HTTP fetching: the only reqwest user. One shared client (connection
-//! reuse, gzip/brotli/deflate), conditional GET, redirects followed by hand
-//! (capped, loops caught, permanent ones reported), time limits on connect,
-//! headers and the whole body, and a body cap enforced while streaming,
-//! after decompression. Every failure is classified.
+//! reuse), conditional GET, gzip/deflate/brotli decoded here while
+//! streaming so that the body cap holds after decompression and a
+//! decompression bomb is named as such, redirects followed by hand (capped,
+//! loops caught, permanent ones reported), time limits on connect, headers
+//! and the whole body, and per-site politeness: at most N requests in flight
+//! to one registrable domain and a minimum gap between them. Every failure
+//! is classified.
 
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderValue};
-use tokio::time::{Instant, timeout_at};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, sleep_until, timeout_at};
 use url::Url;
 
 use crate::config::Polling;
@@ -28,6 +35,10 @@ pub struct FetchSettings {
     pub connect_timeout: Duration,
     pub max_body: u64,
     pub user_agent: String,
+    /// Requests in flight to one site.
+    pub per_host: usize,
+    /// Minimum time between the starts of two requests to one site.
+    pub host_gap: Duration,
 }
 
 impl From<&Polling> for FetchSettings {
@@ -37,6 +48,8 @@ impl From<&Polling> for FetchSettings {
             connect_timeout: p.connect_timeout,
             max_body: p.max_body,
             user_agent: p.user_agent.clone(),
+            per_host: p.per_host,
+            host_gap: p.host_gap,
         }
     }
 }
@@ -61,6 +74,14 @@ pub enum FetchError {
     Status { status: u16, retry_after: Option<Duration> },
     #[error("body exceeds {limit} bytes")]
     TooLarge { limit: u64 },
+    #[error("decompression bomb: {compressed} compressed bytes inflate past {limit} bytes")]
+    DecompressionBomb { compressed: u64, limit: u64 },
+    #[error("cannot decode {encoding} body")]
+    Decode {
+        encoding: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("redirect loop")]
     RedirectLoop,
     #[error("more than {MAX_REDIRECTS} redirects")]
@@ -85,8 +106,9 @@ impl FetchError {
             FetchError::HeaderTimeout | FetchError::BodyTimeout => "timeout",
             FetchError::Status { .. } => "http_status",
             FetchError::TooLarge { .. } => "too_large",
+            FetchError::DecompressionBomb { .. } => "decompression_bomb",
+            FetchError::Decode { .. } => "decompression",
             FetchError::RedirectLoop | FetchError::TooManyRedirects | FetchError::BadRedirect => "redirect",
-            FetchError::Body(e) if is_decode_error(e) => "decompression",
             FetchError::Body(_) => "body",
             FetchError::Other(_) => "other",
         }
@@ -116,10 +138,6 @@ impl FetchError {
     }
 }
 
-fn is_decode_error(e: &reqwest::Error) -> bool {
-    e.is_decode() || source_text(e).contains("decompress") || source_text(e).contains("invalid gzip")
-}
-
 fn source_text(e: &(dyn std::error::Error + 'static)) -> String {
     let mut s = String::new();
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
@@ -142,7 +160,7 @@ fn classify(e: reqwest::Error) -> FetchError {
         FetchError::Dns(e)
     } else if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
         FetchError::Tls(e)
-    } else if e.is_connect() {
+    } else if e.is_connect() || text.contains("connection reset") || text.contains("connection closed") {
         FetchError::Connect(e)
     } else if e.is_body() || e.is_decode() {
         FetchError::Body(e)
@@ -180,11 +198,67 @@ pub enum Fetched {
     Body(ResponseMeta, Bytes),
 }
 
+/// The site a host belongs to, for politeness: its registrable domain
+/// (`a.tumblr.com` and `b.tumblr.com` are one site), or the host itself
+/// for IP addresses and names without a public suffix.
+pub fn site_of(host: &str) -> String {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') {
+        return host;
+    }
+    match psl::domain_str(&host) {
+        Some(d) => d.to_string(),
+        None => host,
+    }
+}
+
+/// Per-site gates: a semaphore for requests in flight and the earliest time
+/// the next request may start.
+#[derive(Debug)]
+struct Site {
+    in_flight: Arc<Semaphore>,
+    next_start: Mutex<Instant>,
+}
+
+#[derive(Debug, Default)]
+struct Sites {
+    by_name: Mutex<HashMap<String, Arc<Site>>>,
+}
+
+impl Sites {
+    /// Waits for a slot at `site` and returns it; the slot is held until
+    /// the permit is dropped.
+    async fn enter(&self, site: &str, per_host: usize, gap: Duration) -> Option<OwnedSemaphorePermit> {
+        let gate = {
+            let mut map = self.by_name.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(site.to_string())
+                .or_insert_with(|| {
+                    Arc::new(Site {
+                        in_flight: Arc::new(Semaphore::new(per_host.max(1))),
+                        next_start: Mutex::new(Instant::now()),
+                    })
+                })
+                .clone()
+        };
+        let permit = gate.in_flight.clone().acquire_owned().await.ok()?;
+        // Reserve a start time without holding the lock while waiting.
+        let start = {
+            let mut next = gate.next_start.lock().unwrap_or_else(|p| p.into_inner());
+            let start = (*next).max(Instant::now());
+            *next = start + gap;
+            start
+        };
+        sleep_until(start).await;
+        Some(permit)
+    }
+}
+
 /// The HTTP client.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
     settings: FetchSettings,
+    sites: Arc<Sites>,
 }
 
 impl Fetcher {
@@ -196,12 +270,13 @@ impl Fetcher {
             .timeout(settings.timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(4)
-            .gzip(true)
-            .brotli(true)
-            .deflate(true)
             .build()
             .map_err(FetchError::Client)?;
-        Ok(Fetcher { client, settings })
+        Ok(Fetcher {
+            client,
+            settings,
+            sites: Arc::new(Sites::default()),
+        })
     }
 
     pub fn settings(&self) -> &FetchSettings {
@@ -215,7 +290,16 @@ impl Fetcher {
         let mut visited = vec![current.to_string()];
         let mut all_permanent = true;
         loop {
-            let mut req = self.client.get(current.clone()).header(header::ACCEPT, ACCEPT);
+            let site = site_of(current.host_str().unwrap_or(""));
+            let _slot = self
+                .sites
+                .enter(&site, self.settings.per_host, self.settings.host_gap)
+                .await;
+            let mut req = self
+                .client
+                .get(current.clone())
+                .header(header::ACCEPT, ACCEPT)
+                .header(header::ACCEPT_ENCODING, "gzip, deflate, br");
             if let Some(e) = &validators.etag {
                 req = req.header(header::IF_NONE_MATCH, e);
             }
@@ -259,10 +343,11 @@ impl Fetcher {
                 });
             }
             let limit = self.settings.max_body;
+            let encoding = header_str(resp.headers(), header::CONTENT_ENCODING).map(|e| e.to_ascii_lowercase());
             if resp.content_length().is_some_and(|n| n > limit) {
                 return Err(FetchError::TooLarge { limit });
             }
-            let mut body = BytesMut::new();
+            let mut body = Body::new(encoding.as_deref(), limit);
             let mut stream = resp.bytes_stream();
             loop {
                 match timeout_at(deadline, stream.next()).await {
@@ -272,19 +357,141 @@ impl Fetcher {
                         return Err(if e.is_timeout() {
                             FetchError::BodyTimeout
                         } else {
-                            FetchError::Body(e)
+                            classify(e)
                         });
                     }
-                    Ok(Some(Ok(chunk))) => {
-                        if body.len() as u64 + chunk.len() as u64 > limit {
-                            return Err(FetchError::TooLarge { limit });
-                        }
-                        body.extend_from_slice(&chunk);
-                    }
+                    Ok(Some(Ok(chunk))) => body.push(&chunk)?,
                 }
             }
-            return Ok(Fetched::Body(meta, body.freeze()));
+            let body = body.finish()?;
+            return Ok(Fetched::Body(meta, body));
         }
+    }
+}
+
+/// A `Write` into memory that refuses to grow past a limit.
+struct Capped {
+    buf: Vec<u8>,
+    limit: u64,
+    exceeded: bool,
+}
+
+impl Write for Capped {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() as u64 + data.len() as u64 > self.limit {
+            self.exceeded = true;
+            return Err(std::io::Error::other("body cap reached"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A response body being received: decoded as it streams in, capped after
+/// decoding.
+enum Decoder {
+    Identity(Capped),
+    Gzip(flate2::write::MultiGzDecoder<Capped>),
+    Deflate(flate2::write::ZlibDecoder<Capped>),
+    Brotli(Box<brotli_decompressor::DecompressorWriter<Capped>>),
+}
+
+struct Body {
+    decoder: Decoder,
+    encoding: String,
+    received: u64,
+    limit: u64,
+}
+
+impl Body {
+    fn new(encoding: Option<&str>, limit: u64) -> Body {
+        let sink = Capped {
+            buf: Vec::new(),
+            limit,
+            exceeded: false,
+        };
+        let (decoder, name) = match encoding {
+            Some("gzip" | "x-gzip") => (Decoder::Gzip(flate2::write::MultiGzDecoder::new(sink)), "gzip"),
+            Some("deflate") => (Decoder::Deflate(flate2::write::ZlibDecoder::new(sink)), "deflate"),
+            Some("br") => (
+                Decoder::Brotli(Box::new(brotli_decompressor::DecompressorWriter::new(sink, 16 * 1024))),
+                "br",
+            ),
+            _ => (Decoder::Identity(sink), "identity"),
+        };
+        Body {
+            decoder,
+            encoding: name.to_string(),
+            received: 0,
+            limit,
+        }
+    }
+
+    fn sink(&self) -> &Capped {
+        match &self.decoder {
+            Decoder::Identity(c) => c,
+            Decoder::Gzip(d) => d.get_ref(),
+            Decoder::Deflate(d) => d.get_ref(),
+            Decoder::Brotli(d) => d.get_ref(),
+        }
+    }
+
+    fn failed(&self, source: std::io::Error) -> FetchError {
+        let compressed = !matches!(self.decoder, Decoder::Identity(_));
+        match (self.sink().exceeded, compressed) {
+            (true, true) => FetchError::DecompressionBomb {
+                compressed: self.received,
+                limit: self.limit,
+            },
+            (true, false) => FetchError::TooLarge { limit: self.limit },
+            (false, _) => FetchError::Decode {
+                encoding: self.encoding.clone(),
+                source,
+            },
+        }
+    }
+
+    fn push(&mut self, chunk: &[u8]) -> Result<(), FetchError> {
+        self.received += chunk.len() as u64;
+        if !matches!(self.decoder, Decoder::Identity(_)) && self.received > self.limit {
+            return Err(FetchError::TooLarge { limit: self.limit });
+        }
+        let r = match &mut self.decoder {
+            Decoder::Identity(c) => c.write_all(chunk),
+            Decoder::Gzip(d) => d.write_all(chunk),
+            Decoder::Deflate(d) => d.write_all(chunk),
+            Decoder::Brotli(d) => d.write_all(chunk),
+        };
+        r.map_err(|e| self.failed(e))
+    }
+
+    fn finish(mut self) -> Result<Bytes, FetchError> {
+        // Flush what the decoder still holds, while the cap can still tell
+        // a bomb from a broken stream.
+        let flushed = match &mut self.decoder {
+            Decoder::Identity(_) => Ok(()),
+            Decoder::Gzip(d) => d.try_finish(),
+            Decoder::Deflate(d) => d.try_finish(),
+            Decoder::Brotli(d) => d.flush(),
+        };
+        if let Err(e) = flushed {
+            return Err(self.failed(e));
+        }
+        let truncated = || FetchError::Decode {
+            encoding: self.encoding.clone(),
+            source: std::io::Error::other("truncated compressed stream"),
+        };
+        let sink = match self.decoder {
+            Decoder::Identity(c) => c,
+            Decoder::Gzip(d) => d.finish().map_err(|_| truncated())?,
+            Decoder::Deflate(d) => d.finish().map_err(|_| truncated())?,
+            Decoder::Brotli(d) => d.into_inner().map_err(|_| truncated())?,
+        };
+        Ok(Bytes::from(sink.buf))
     }
 }
 

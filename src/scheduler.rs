@@ -1,6 +1,8 @@
 //! Scheduling: when each feed is due. Turns the outcome of a poll into the
-//! feed's next state: regular interval (per-feed or default, nudged by what
-//! the server says: RSS `<ttl>`, Cache-Control `max-age`, `Expires`), with
+//! feed's next state: the regular interval (the feed's own if configured,
+//! else adapted to how often the feed really publishes, never shorter than
+//! the server asks with RSS `<ttl>`, `sy:updatePeriod`, Cache-Control
+//! `max-age` or `Expires`, always within the configured bounds), with
 //! jitter; exponential backoff on consecutive failures; Retry-After as a
 //! wait, not a failure; 410 Gone as the end. Pure: no HTTP, no parsing.
 
@@ -18,6 +20,9 @@ pub enum Outcome {
         not_modified: bool,
         /// The longest wait the server asked for (TTL, max-age, Expires).
         server_hint: Option<Duration>,
+        /// How often the feed publishes, from its items' dates (see
+        /// [`publishing_gap`]); `None` when unknown (or on a 304).
+        observed_gap: Option<Duration>,
         etag: Option<String>,
         last_modified: Option<String>,
         /// The new URL, when every redirect on the way was permanent.
@@ -72,10 +77,20 @@ pub fn jittered(d: Duration, rand01: f64) -> Duration {
 }
 
 impl Policy {
-    /// The regular interval for a feed: its own, or the default, kept within
-    /// the bounds; a server asking for longer gets longer (up to the max).
+    /// The regular interval for a feed: its own if configured, else how
+    /// often it publishes, else the default; a server asking for longer
+    /// gets longer; all kept within the bounds.
     pub fn interval_for(&self, feed_interval: Option<Duration>, server_hint: Option<Duration>) -> Duration {
-        let base = feed_interval.unwrap_or(self.interval);
+        self.interval_with(feed_interval, None, server_hint)
+    }
+
+    fn interval_with(
+        &self,
+        feed_interval: Option<Duration>,
+        observed: Option<Duration>,
+        server_hint: Option<Duration>,
+    ) -> Duration {
+        let base = feed_interval.or(observed).unwrap_or(self.interval);
         let wanted = match server_hint {
             Some(h) if h > base => h,
             _ => base,
@@ -108,11 +123,18 @@ impl Policy {
                 status,
                 not_modified,
                 server_hint,
+                observed_gap,
                 etag,
                 last_modified,
                 permanent_redirect,
             } => {
-                let interval = self.interval_for(feed_interval, *server_hint);
+                // Without fresh dates (a 304), keep what was learnt before.
+                let learnt = observed_gap.or_else(|| {
+                    prev.interval_secs
+                        .filter(|_| feed_interval.is_none())
+                        .map(Duration::from_secs)
+                });
+                let interval = self.interval_with(feed_interval, learnt, *server_hint);
                 s.health = Health::Ok;
                 s.last_success = Some(now);
                 s.last_status = Some(*status);
@@ -194,6 +216,27 @@ impl Policy {
     }
 }
 
+/// How often a feed publishes: the median gap between the publication
+/// dates (Unix ms) of its items of the last 30 days, at most the newest 50;
+/// `None` with fewer than three such items.
+pub fn publishing_gap(dates: &[i64], now: i64) -> Option<Duration> {
+    const WINDOW: i64 = 30 * 24 * 3600 * 1000;
+    let mut recent: Vec<i64> = dates
+        .iter()
+        .copied()
+        .filter(|d| *d <= now && now - d <= WINDOW)
+        .collect();
+    recent.sort_unstable_by(|a, b| b.cmp(a));
+    recent.dedup();
+    recent.truncate(50);
+    if recent.len() < 3 {
+        return None;
+    }
+    let mut gaps: Vec<i64> = recent.windows(2).map(|w| w[0] - w[1]).collect();
+    gaps.sort_unstable();
+    Some(Duration::from_millis(gaps[gaps.len() / 2] as u64))
+}
+
 /// True when the feed should be polled at `now`. With `all`, the regular
 /// interval is ignored but server-requested waits and backoff still hold.
 pub fn is_due(s: &FeedState, now: i64, all: bool) -> bool {
@@ -233,6 +276,7 @@ mod tests {
             status: 200,
             not_modified: false,
             server_hint: hint.map(Duration::from_secs),
+            observed_gap: None,
             etag: Some("\"e\"".into()),
             last_modified: None,
             permanent_redirect: None,
@@ -305,6 +349,68 @@ mod tests {
     }
 
     #[test]
+    fn interval_adapts_to_how_often_the_feed_publishes() {
+        let p = policy();
+        let min = 60_000;
+        let now = 1_000 * 24 * 3600 * 1000;
+        // Every 10 minutes, weekly, and too few dates.
+        let busy: Vec<i64> = (0..20).map(|i| now - i * 10 * min).collect();
+        let slow: Vec<i64> = (0..5).map(|i| now - i * 7 * 24 * 60 * min).collect();
+        assert_eq!(publishing_gap(&busy, now), Some(Duration::from_secs(600)));
+        assert_eq!(
+            publishing_gap(&slow[..4], now),
+            Some(Duration::from_secs(7 * 24 * 3600))
+        );
+        assert_eq!(publishing_gap(&busy[..2], now), None);
+        let with = |gap: Option<Duration>, own: Option<Duration>| {
+            let o = Outcome::Success {
+                status: 200,
+                not_modified: false,
+                server_hint: None,
+                observed_gap: gap,
+                etag: None,
+                last_modified: None,
+                permanent_redirect: None,
+            };
+            p.after_poll(&FeedState::default(), &o, own, 0, 0.5).interval_secs
+        };
+        assert_eq!(with(publishing_gap(&busy, now), None), Some(600));
+        assert_eq!(
+            with(publishing_gap(&slow, now), None),
+            Some(6 * 3600),
+            "bounded by max_interval"
+        );
+        assert_eq!(
+            with(Some(Duration::from_secs(30)), None),
+            Some(120),
+            "bounded by min_interval"
+        );
+        assert_eq!(
+            with(publishing_gap(&busy, now), Some(Duration::from_secs(1800))),
+            Some(1800),
+            "a configured interval wins"
+        );
+        // A 304 keeps the learnt interval.
+        let learnt = FeedState {
+            interval_secs: Some(600),
+            ..Default::default()
+        };
+        let not_modified = Outcome::Success {
+            status: 304,
+            not_modified: true,
+            server_hint: None,
+            observed_gap: None,
+            etag: None,
+            last_modified: None,
+            permanent_redirect: None,
+        };
+        assert_eq!(
+            p.after_poll(&learnt, &not_modified, None, 0, 0.5).next_poll,
+            Some(600_000)
+        );
+    }
+
+    #[test]
     fn gone_is_never_due() {
         let s = policy().after_poll(&FeedState::default(), &Outcome::Gone, None, 0, 0.5);
         assert!(!is_due(&s, i64::MAX, true));
@@ -328,6 +434,7 @@ mod tests {
             status: 200,
             not_modified: false,
             server_hint: None,
+            observed_gap: None,
             etag: None,
             last_modified: None,
             permanent_redirect: Some("https://new.example/feed".into()),

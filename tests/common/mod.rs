@@ -201,6 +201,15 @@ impl TestConfig {
     /// Writes `newshound.toml` with the given feed urls, the test watchlist
     /// and extra `[polling]` lines.
     pub fn new(feeds: &[String], polling: &str) -> TestConfig {
+        // Every test feed is on 127.0.0.1: one site. Politeness is tested on
+        // its own; elsewhere it would only slow the tests down.
+        let mut polling = polling.to_string();
+        if !polling.contains("host_gap") {
+            polling.push_str("\nhost_gap = \"0s\"");
+        }
+        if !polling.contains("per_host") {
+            polling.push_str("\nper_host = 16");
+        }
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         std::fs::create_dir_all(root.join("watchlists")).unwrap();
