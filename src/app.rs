@@ -31,6 +31,11 @@ use crate::systemd;
 /// How long shutdown waits for polls in flight before giving up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
 
+/// Bodies larger than this are parsed a few at a time: the parser holds
+/// every entry of a document in memory, about ten times the body's size.
+const LARGE_BODY: usize = 1024 * 1024;
+const LARGE_PARSES: usize = 2;
+
 /// The text the matcher's `source:` field sees: feed name and the domain of
 /// the item's link (or of the feed).
 pub fn source_text(feed_name: &str, link: Option<&str>, feed_url: &str) -> String {
@@ -78,6 +83,7 @@ pub struct Pipeline {
     pub worker: AlertWorker,
     pub policy: Policy,
     specs: HashMap<String, FeedSpec>,
+    large_parses: Arc<Semaphore>,
 }
 
 impl Pipeline {
@@ -99,6 +105,7 @@ impl Pipeline {
             worker,
             policy,
             specs,
+            large_parses: Arc::new(Semaphore::new(LARGE_PARSES)),
         })
     }
 
@@ -150,6 +157,11 @@ impl Pipeline {
                 let url = meta.final_url.clone();
                 let lang = feed.lang.clone();
                 let ctype = meta.content_type.clone();
+                let _large = if body.len() > LARGE_BODY {
+                    self.large_parses.clone().acquire_owned().await.ok()
+                } else {
+                    None
+                };
                 let parsed =
                     tokio::task::spawn_blocking(move || feed::parse(&body, &url, ctype.as_deref(), lang.as_deref()))
                         .await;
@@ -180,6 +192,11 @@ impl Pipeline {
                         updated.state = self
                             .policy
                             .after_poll(&feed.state, &outcome, feed_interval, now, rand01);
+                        if let Some(w) = parsed.warnings.first() {
+                            // Stored, but said: the feed works with a flaw.
+                            updated.state.last_error = Some(w.clone());
+                            updated.state.error_kind = Some("encoding".into());
+                        }
                         match self.ingest(feed, parsed.items, updated.state.clone(), now).await {
                             Ok(r) => {
                                 report.new_items = r.items;

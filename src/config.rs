@@ -269,7 +269,7 @@ impl Default for Polling {
             concurrency: 32,
             per_host: 2,
             host_gap: Duration::from_secs(1),
-            max_body: 16 * 1024 * 1024,
+            max_body: 8 * 1024 * 1024,
             user_agent: format!(
                 "newshound/{} (news monitor; +https://github.com/newshound/newshound)",
                 env!("CARGO_PKG_VERSION")

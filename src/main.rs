@@ -86,12 +86,31 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List feeds with their health; import or export OPML.
+    Feeds {
+        /// Only feeds that are failing, backing off or gone.
+        #[arg(long)]
+        failing: bool,
+        /// One JSON object per feed, one per line.
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<FeedsAction>,
+    },
     /// Full-text search over stored items.
     Search {
         query: String,
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum FeedsAction {
+    /// Add the feeds of an OPML file to the configured feed list.
+    Import { file: PathBuf },
+    /// Print the configured feeds as OPML.
+    Export,
 }
 
 fn init_tracing(filter: &str) {
@@ -182,6 +201,11 @@ fn main() -> ExitCode {
             Command::Replay { since, watchlist, json } => {
                 commands::replay(&cli.config, &since, watchlist.as_deref(), json).await
             }
+            Command::Feeds { failing, json, action } => match action {
+                None => commands::feeds(&cli.config, failing, json).await,
+                Some(FeedsAction::Import { file }) => commands::feeds_import(&cli.config, &file),
+                Some(FeedsAction::Export) => commands::feeds_export(&cli.config),
+            },
             Command::Search { query, limit } => commands::search(&cli.config, &query, limit).await,
         }
     });
