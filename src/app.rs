@@ -31,6 +31,9 @@ use crate::systemd;
 /// How long shutdown waits for polls in flight before giving up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
 
+/// How often the daemon adds new items to the full-text index.
+const FTS_EVERY: Duration = Duration::from_secs(20);
+
 /// Bodies larger than this are parsed a few at a time: the parser holds
 /// every entry of a document in memory, about ten times the body's size.
 const LARGE_BODY: usize = 1024 * 1024;
@@ -468,6 +471,7 @@ pub async fn run_once(config: Config, all: bool) -> anyhow::Result<CycleReport> 
         .collect();
     let cancel = CancellationToken::new();
     let polls = poll_all(&p, due, &cancel).await;
+    p.store.index_pending().await?;
     let drained = p.worker.drain_all().await?;
     let mut report = CycleReport {
         polled: polls.len(),
@@ -495,6 +499,24 @@ pub async fn run_daemon(config: Config, cancel: CancellationToken) -> anyhow::Re
     let tracker = TaskTracker::new();
     let worker_cancel = CancellationToken::new();
     tracker.spawn(p.worker.clone().run(worker_cancel.clone()));
+    // The full-text index follows the items table in bulk.
+    {
+        let store = p.store.clone();
+        let c = worker_cancel.clone();
+        tracker.spawn(async move {
+            let mut tick = tokio::time::interval(FTS_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = c.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                if let Err(e) = store.index_pending().await {
+                    tracing::error!(error = %e, "full-text indexing failed");
+                }
+            }
+        });
+    }
     if let Some(every) = systemd::watchdog_interval() {
         let c = cancel.clone();
         tracker.spawn(async move {
@@ -594,6 +616,9 @@ pub async fn run_daemon(config: Config, cancel: CancellationToken) -> anyhow::Re
     worker_cancel.cancel();
     tracker.close();
     tracker.wait().await;
+    if let Err(e) = p.store.index_pending().await {
+        tracing::error!(error = %e, "full-text indexing failed");
+    }
     drop(done_rx);
     let store = p.store.clone();
     drop(p);

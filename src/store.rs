@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::FeedSpec;
@@ -34,6 +34,8 @@ pub enum StoreError {
     TooNew { found: i64, supported: i64 },
     #[error("the store is closed")]
     Closed,
+    #[error("the transaction was rolled back")]
+    NotCommitted,
     #[error("cannot encode stored value")]
     Json(#[from] serde_json::Error),
 }
@@ -121,7 +123,16 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX outbox_pending ON outbox(next_attempt) WHERE delivered_at IS NULL;
     "#,
+    // 2: the full-text index is filled in bulk, behind the items table;
+    // `fts_upto` is the last item id it holds.
+    r#"
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO meta (key, value) SELECT 'fts_upto', coalesce(max(id), 0) FROM items;
+    "#,
 ];
+
+/// Items indexed per full-text job; larger backlogs take several jobs.
+const FTS_BATCH: i64 = 20_000;
 
 pub fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
@@ -288,7 +299,44 @@ pub struct OutboxCounts {
     pub delivered: u64,
 }
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// A job runs on the store thread and returns how to answer its caller
+/// once the transaction it ran in is committed (`true`) or not (`false`).
+type Job = Box<dyn FnOnce(&mut Connection) -> Reply + Send>;
+type Reply = Box<dyn FnOnce(bool) + Send>;
+
+/// Most jobs run in one transaction (group commit).
+const GROUP: usize = 64;
+
+/// Runs jobs in groups: every job waiting in the queue (up to [`GROUP`])
+/// goes into one transaction, and callers hear back after it commits. One
+/// commit, one full-text index flush and one WAL sync serve many polls.
+/// Jobs use savepoints, so each one stays atomic on its own inside the
+/// group.
+fn serve(conn: &mut Connection, rx: &mut mpsc::Receiver<Job>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < GROUP {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let grouped = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+        let replies: Vec<Reply> = jobs.into_iter().map(|job| job(conn)).collect();
+        let committed = !grouped
+            || match conn.execute_batch("COMMIT") {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!(error = %e, "database commit failed; the group is rolled back");
+                    let _ = conn.execute_batch("ROLLBACK");
+                    false
+                }
+            };
+        for reply in replies {
+            reply(committed);
+        }
+    }
+}
 
 /// Handle to the store thread. Cheap to clone; the thread ends when the last
 /// handle is closed or dropped, after finishing every queued job.
@@ -342,9 +390,7 @@ impl Store {
         let thread = std::thread::Builder::new()
             .name("newshound-store".into())
             .spawn(move || {
-                while let Some(job) = rx.blocking_recv() {
-                    job(&mut conn);
-                }
+                serve(&mut conn, &mut rx);
                 // Fold the WAL back so the file is complete on its own.
                 let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
             })
@@ -370,7 +416,10 @@ impl Store {
     {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
-            let _ = tx.send(f(conn));
+            let result = f(conn);
+            Box::new(move |committed: bool| {
+                let _ = tx.send(if committed { result } else { Err(StoreError::NotCommitted) });
+            })
         });
         self.tx.send(job).await.map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
@@ -392,7 +441,7 @@ impl Store {
     /// items stay). Returns the active feeds with their state.
     pub async fn sync_feeds(&self, specs: Vec<FeedSpec>) -> Result<Vec<FeedRow>, StoreError> {
         self.call(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.savepoint()?;
             let now = now_ms();
             tx.execute("UPDATE feeds SET active = 0", [])?;
             for f in &specs {
@@ -446,7 +495,7 @@ impl Store {
     /// transaction.
     pub async fn commit_poll(&self, commit: PollCommit) -> Result<CommitSummary, StoreError> {
         self.call(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.savepoint()?;
             let summary = commit_in(&tx, &commit)?;
             write_state(&tx, commit.feed_id, &commit.state)?;
             tx.commit()?;
@@ -496,7 +545,7 @@ impl Store {
 
     pub async fn mark_delivered(&self, rows: Vec<i64>, now: i64) -> Result<(), StoreError> {
         self.call(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.savepoint()?;
             {
                 let mut stmt =
                     tx.prepare_cached("UPDATE outbox SET delivered_at = ?2, last_error = NULL WHERE id = ?1")?;
@@ -553,6 +602,41 @@ impl Store {
             Ok(out)
         })
         .await
+    }
+
+    /// Adds the items stored since the last call to the full-text index, in
+    /// bulk: one large index segment costs far less than one per poll.
+    /// Returns how many items were indexed.
+    pub async fn index_pending(&self) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            let n = self
+                .call(|conn| {
+                    let tx = conn.savepoint()?;
+                    let upto: i64 = tx.query_row("SELECT value FROM meta WHERE key = 'fts_upto'", [], |r| r.get(0))?;
+                    let last: i64 = tx.query_row(
+                        "SELECT coalesce(max(id), ?1) FROM (SELECT id FROM items WHERE id > ?1 ORDER BY id LIMIT ?2)",
+                        params![upto, FTS_BATCH],
+                        |r| r.get(0),
+                    )?;
+                    if last == upto {
+                        return Ok(0);
+                    }
+                    let n = tx.execute(
+                        "INSERT INTO items_fts (rowid, title, summary, content)
+                         SELECT id, title, summary, content FROM items WHERE id > ?1 AND id <= ?2",
+                        params![upto, last],
+                    )?;
+                    tx.execute("UPDATE meta SET value = ?1 WHERE key = 'fts_upto'", [last])?;
+                    tx.commit()?;
+                    Ok(n as u64)
+                })
+                .await?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n;
+        }
     }
 
     /// Full-text search over stored items, best first. The query uses
@@ -706,15 +790,13 @@ fn write_state(conn: &Connection, feed_id: i64, s: &FeedState) -> Result<(), Sto
     Ok(())
 }
 
-fn commit_in(tx: &Transaction<'_>, c: &PollCommit) -> Result<CommitSummary, StoreError> {
+fn commit_in(tx: &Connection, c: &PollCommit) -> Result<CommitSummary, StoreError> {
     let mut summary = CommitSummary::default();
     let mut insert_item = tx.prepare_cached(
         "INSERT INTO items (feed_id, key, title, summary, content, link, published, first_seen, lang, tags, authors)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT(feed_id, key) DO NOTHING RETURNING id",
     )?;
-    let mut insert_fts =
-        tx.prepare_cached("INSERT INTO items_fts (rowid, title, summary, content) VALUES (?1, ?2, ?3, ?4)")?;
     let mut insert_match = tx.prepare_cached(
         "INSERT OR IGNORE INTO matches (item_id, watchlist, version, rules, terms, snippet, alert_id, at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -747,7 +829,6 @@ fn commit_in(tx: &Transaction<'_>, c: &PollCommit) -> Result<CommitSummary, Stor
             .optional()?;
         let Some(id) = id else { continue };
         summary.items += 1;
-        insert_fts.execute(params![id, it.title, it.summary, it.content])?;
         for m in &new.matches {
             let wm = &m.watchlist_match;
             summary.matches += 1;

@@ -1,0 +1,219 @@
+//! The feed-farm benchmark: N generated feeds (20-50 items each) served by
+//! nginx on 127.0.0.1, polled by `newshound once --all` cold (everything
+//! new) and warm (10% of the feeds changed, the rest answered 304).
+//! Reports wall seconds, CPU seconds (user + sys of newshound alone), peak
+//! RSS, requests, 304s and items stored.
+//!
+//! Run: `cargo bench --bench farm` (N = 1000), or
+//! `FARM_FEEDS=10000 cargo bench --bench farm`. Needs nginx (Debian package
+//! `nginx`; installed with apt-get when missing and running as root).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Run {
+    wall: f64,
+    cpu: f64,
+    rss_mib: f64,
+    requests: usize,
+    not_modified: usize,
+    items: u64,
+}
+
+fn ensure_nginx() -> PathBuf {
+    for p in ["/usr/sbin/nginx", "/usr/bin/nginx"] {
+        if Path::new(p).exists() {
+            return PathBuf::from(p);
+        }
+    }
+    eprintln!("nginx is missing: installing Debian's package");
+    let ok = Command::new("apt-get").args(["install", "-y", "-q", "nginx"]).status().is_ok_and(|s| s.success())
+        || (Command::new("apt-get").args(["update", "-q"]).status().is_ok_and(|s| s.success())
+            && Command::new("apt-get").args(["install", "-y", "-q", "nginx"]).status().is_ok_and(|s| s.success()));
+    assert!(ok, "cannot install nginx; install it (apt-get install nginx) and run again");
+    PathBuf::from("/usr/sbin/nginx")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Writes feed `i` with `n` items, the newest `extra` of them new.
+fn write_feed(dir: &Path, i: usize, n: usize, first: usize, titles: &[String], now: chrono::DateTime<chrono::Utc>) {
+    let mut s = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>Farm feed {i}</title>\
+         <link>https://farm.example/{i}/</link><description>Generated for the farm benchmark</description>\n"
+    );
+    for k in (first..first + n).rev() {
+        let t = &titles[(i * 131 + k * 17) % titles.len()];
+        let when = now - chrono::Duration::minutes((first + n - k) as i64 * 37);
+        s.push_str(&format!(
+            "<item><title>{}</title><link>https://farm.example/{i}/{k}</link><guid>farm-{i}-{k}</guid>\
+             <pubDate>{}</pubDate><description>{}</description></item>\n",
+            escape(t),
+            when.to_rfc2822(),
+            escape(&format!("{t}. {t}. Reporting from the newsroom on the latest developments, with reactions and analysis."))
+        ));
+    }
+    s.push_str("</channel></rss>\n");
+    std::fs::write(dir.join(format!("{i}.xml")), s).unwrap();
+}
+
+fn titles() -> Vec<String> {
+    let (items, _) = common::stream_items(2000);
+    let t: Vec<String> = items.into_iter().map(|i| i.title).filter(|t| !t.is_empty()).collect();
+    if t.is_empty() {
+        (0..2000).map(|i| format!("Generated headline number {i} about markets and politics")).collect()
+    } else {
+        t
+    }
+}
+
+fn count_log(log: &Path, from: usize) -> (usize, usize, usize) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let new = &lines[from.min(lines.len())..];
+    let not_modified = new.iter().filter(|l| l.split_whitespace().nth(1) == Some("304")).count();
+    (new.len(), not_modified, lines.len())
+}
+
+fn measure(config: &Path, log: &Path, from: usize, db: &Path, wrap: Option<&str>) -> (Run, usize) {
+    let started = Instant::now();
+    // FARM_WRAP runs the poller under a profiler, e.g.
+    // FARM_WRAP="perf record -o /tmp/farm.data --".
+    let mut words: Vec<String> = wrap.map(|w| w.split_whitespace().map(str::to_string).collect()).unwrap_or_default();
+    words.push(env!("CARGO_BIN_EXE_newshound").to_string());
+    let child = Command::new(&words[0])
+        .args(&words[1..])
+        .args(["once", "--all", "--log", "warn", "--config", config.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let mut status = 0;
+    // SAFETY: reaping our own child with wait4 to read its rusage.
+    let usage = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        assert_eq!(libc::wait4(pid, &mut status, 0, &mut u), pid);
+        u
+    };
+    let wall = started.elapsed().as_secs_f64();
+    assert_eq!(status, 0, "newshound failed");
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let (requests, not_modified, seen) = count_log(log, from);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let items = rt.block_on(async {
+        let store = newshound::store::Store::open(db).unwrap();
+        let n = store.count("items").await.unwrap();
+        store.close().await;
+        n
+    });
+    (
+        Run {
+            wall,
+            cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+            rss_mib: usage.ru_maxrss as f64 / 1024.0,
+            requests,
+            not_modified,
+            items,
+        },
+        seen,
+    )
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return;
+    }
+    let n: usize = std::env::var("FARM_FEEDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let nginx = ensure_nginx();
+    let root = tempfile::tempdir().unwrap();
+    let www = root.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    let titles = titles();
+    let now = chrono::Utc::now();
+    let mut g = common::Gen::new(5);
+    let sizes: Vec<usize> = (0..n).map(|_| 20 + g.below(31)).collect();
+    for (i, &k) in sizes.iter().enumerate() {
+        write_feed(&www, i, k, 0, &titles, now);
+    }
+    let port = free_port();
+    let log = root.path().join("access.log");
+    let conf = root.path().join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "worker_processes 1;\npid {pid};\nerror_log {err} warn;\nevents {{ worker_connections 8192; }}\n\
+             http {{\n  log_format farm '$request_uri $status $body_bytes_sent';\n  access_log {log} farm;\n\
+             keepalive_requests 100000;\n  types {{ application/rss+xml xml; }}\n\
+             server {{ listen 127.0.0.1:{port}; root {www}; etag on; }}\n}}\n",
+            pid = root.path().join("nginx.pid").display(),
+            err = root.path().join("error.log").display(),
+            log = log.display(),
+            www = www.display(),
+        ),
+    )
+    .unwrap();
+    let status = Command::new(&nginx)
+        .args(["-c", conf.to_str().unwrap(), "-p", root.path().to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "nginx did not start");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nginx is not listening");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // newshound's config: the shipped watchlists, every farm feed on one
+    // site, so politeness per site is opened up for the farm.
+    let cfg_dir = root.path().join("config");
+    std::fs::create_dir_all(&cfg_dir).unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut feeds = String::new();
+    for i in 0..n {
+        feeds.push_str(&format!("[[feed]]\nurl = \"http://127.0.0.1:{port}/{i}.xml\"\nname = \"farm {i}\"\n"));
+    }
+    std::fs::write(cfg_dir.join("feeds.toml"), feeds).unwrap();
+    let db = root.path().join("farm.db");
+    std::fs::write(
+        cfg_dir.join("newshound.toml"),
+        format!(
+            "database = \"{}\"\nalert_log = \"{}\"\nfeeds = \"feeds.toml\"\nwatchlists = \"{}\"\naliases = \"{}\"\n\
+             [polling]\nconcurrency = 64\nper_host = 64\nhost_gap = \"0s\"\n",
+            db.display(),
+            root.path().join("alerts.jsonl").display(),
+            repo.join("config/watchlists").display(),
+            repo.join("config/aliases").display(),
+        ),
+    )
+    .unwrap();
+    let config = cfg_dir.join("newshound.toml");
+
+    let wrap = std::env::var("FARM_WRAP").ok();
+    let (cold, seen) = measure(&config, &log, 0, &db, wrap.as_deref());
+    // Warm: a tenth of the feeds publish two new items.
+    for i in (0..n).step_by(10) {
+        write_feed(&www, i, sizes[i], 2, &titles, now + chrono::Duration::minutes(5));
+    }
+    let (warm, _) = measure(&config, &log, seen, &db, None);
+    let pid = std::fs::read_to_string(root.path().join("nginx.pid")).unwrap_or_default();
+    let _ = Command::new("kill").arg(pid.trim()).status();
+
+    println!("\nfeed farm: {n} feeds, nginx on 127.0.0.1, `newshound once --all`");
+    println!("| run | wall s | CPU s | peak RSS MiB | requests | 304s | items stored |");
+    println!("|---|---|---|---|---|---|---|");
+    for (name, r) in [("cold", &cold), ("warm (10% changed)", &warm)] {
+        println!(
+            "| {name} | {:.2} | {:.2} | {:.0} | {} | {} | {} |",
+            r.wall, r.cpu, r.rss_mib, r.requests, r.not_modified, r.items
+        );
+    }
+}
