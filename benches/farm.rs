@@ -30,15 +30,31 @@ fn ensure_nginx() -> PathBuf {
         }
     }
     eprintln!("nginx is missing: installing Debian's package");
-    let ok = Command::new("apt-get").args(["install", "-y", "-q", "nginx"]).status().is_ok_and(|s| s.success())
-        || (Command::new("apt-get").args(["update", "-q"]).status().is_ok_and(|s| s.success())
-            && Command::new("apt-get").args(["install", "-y", "-q", "nginx"]).status().is_ok_and(|s| s.success()));
-    assert!(ok, "cannot install nginx; install it (apt-get install nginx) and run again");
+    let ok = Command::new("apt-get")
+        .args(["install", "-y", "-q", "nginx"])
+        .status()
+        .is_ok_and(|s| s.success())
+        || (Command::new("apt-get")
+            .args(["update", "-q"])
+            .status()
+            .is_ok_and(|s| s.success())
+            && Command::new("apt-get")
+                .args(["install", "-y", "-q", "nginx"])
+                .status()
+                .is_ok_and(|s| s.success()));
+    assert!(
+        ok,
+        "cannot install nginx; install it (apt-get install nginx) and run again"
+    );
     PathBuf::from("/usr/sbin/nginx")
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn escape(s: &str) -> String {
@@ -59,7 +75,9 @@ fn write_feed(dir: &Path, i: usize, n: usize, first: usize, titles: &[String], n
              <pubDate>{}</pubDate><description>{}</description></item>\n",
             escape(t),
             when.to_rfc2822(),
-            escape(&format!("{t}. {t}. Reporting from the newsroom on the latest developments, with reactions and analysis."))
+            escape(&format!(
+                "{t}. {t}. Reporting from the newsroom on the latest developments, with reactions and analysis."
+            ))
         ));
     }
     s.push_str("</channel></rss>\n");
@@ -70,7 +88,9 @@ fn titles() -> Vec<String> {
     let (items, _) = common::stream_items(2000);
     let t: Vec<String> = items.into_iter().map(|i| i.title).filter(|t| !t.is_empty()).collect();
     if t.is_empty() {
-        (0..2000).map(|i| format!("Generated headline number {i} about markets and politics")).collect()
+        (0..2000)
+            .map(|i| format!("Generated headline number {i} about markets and politics"))
+            .collect()
     } else {
         t
     }
@@ -80,7 +100,10 @@ fn count_log(log: &Path, from: usize) -> (usize, usize, usize) {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     let new = &lines[from.min(lines.len())..];
-    let not_modified = new.iter().filter(|l| l.split_whitespace().nth(1) == Some("304")).count();
+    let not_modified = new
+        .iter()
+        .filter(|l| l.split_whitespace().nth(1) == Some("304"))
+        .count();
     (new.len(), not_modified, lines.len())
 }
 
@@ -88,7 +111,9 @@ fn measure(config: &Path, log: &Path, from: usize, db: &Path, wrap: Option<&str>
     let started = Instant::now();
     // FARM_WRAP runs the poller under a profiler, e.g.
     // FARM_WRAP="perf record -o /tmp/farm.data --".
-    let mut words: Vec<String> = wrap.map(|w| w.split_whitespace().map(str::to_string).collect()).unwrap_or_default();
+    let mut words: Vec<String> = wrap
+        .map(|w| w.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
     words.push(env!("CARGO_BIN_EXE_newshound").to_string());
     let child = Command::new(&words[0])
         .args(&words[1..])
@@ -108,7 +133,10 @@ fn measure(config: &Path, log: &Path, from: usize, db: &Path, wrap: Option<&str>
     assert_eq!(status, 0, "newshound failed");
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     let (requests, not_modified, seen) = count_log(log, from);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let items = rt.block_on(async {
         let store = newshound::store::Store::open(db).unwrap();
         let n = store.count("items").await.unwrap();
@@ -132,7 +160,10 @@ fn main() {
     if std::env::args().any(|a| a == "--list" || a == "--test") {
         return;
     }
-    let n: usize = std::env::var("FARM_FEEDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let n: usize = std::env::var("FARM_FEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
     let nginx = ensure_nginx();
     let root = tempfile::tempdir().unwrap();
     let www = root.path().join("www");
@@ -179,7 +210,9 @@ fn main() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut feeds = String::new();
     for i in 0..n {
-        feeds.push_str(&format!("[[feed]]\nurl = \"http://127.0.0.1:{port}/{i}.xml\"\nname = \"farm {i}\"\n"));
+        feeds.push_str(&format!(
+            "[[feed]]\nurl = \"http://127.0.0.1:{port}/{i}.xml\"\nname = \"farm {i}\"\n"
+        ));
     }
     std::fs::write(cfg_dir.join("feeds.toml"), feeds).unwrap();
     let db = root.path().join("farm.db");

@@ -537,16 +537,11 @@ pub async fn run_daemon(config: Config, cancel: CancellationToken) -> anyhow::Re
     // Feeds overdue at start-up are spread over a window so that thousands
     // of feeds do not fire in the same second.
     let now = now_ms();
-    let spread_ms = (feeds.len() as i64 * 20).min(p.policy.interval.as_millis() as i64 / 2);
+    let window = scheduler::startup_window(feeds.len(), p.policy.interval);
     let mut queue: BinaryHeap<Reverse<(i64, usize)>> = BinaryHeap::new();
     for (i, f) in feeds.iter().enumerate() {
         if let Some(due) = scheduler::due_at(&f.state) {
-            let start = if due <= now {
-                now + (fastrand::f64() * spread_ms as f64) as i64
-            } else {
-                due
-            };
-            queue.push(Reverse((start, i)));
+            queue.push(Reverse((scheduler::first_poll(due, now, window, fastrand::f64()), i)));
         }
     }
 

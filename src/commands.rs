@@ -292,7 +292,10 @@ pub async fn alerts(
 pub async fn search(path: &Path, query: &str, limit: usize) -> Result<(), Failure> {
     let cfg = load(path)?;
     let store = Store::open(&cfg.database).context("cannot open database")?;
-    store.index_pending().await.context("cannot update the full-text index")?;
+    store
+        .index_pending()
+        .await
+        .context("cannot update the full-text index")?;
     let hits = store.search(query.to_string(), limit).await.context("search failed")?;
     for h in &hits {
         let when = h

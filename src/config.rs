@@ -92,6 +92,12 @@ impl Source {
         }
     }
 
+    /// The line (from 1) of a byte offset. Counts from the start: only for
+    /// reporting, never per entry of a long file.
+    fn line_of(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+    }
+
     fn diag_at(&self, offset: usize, len: usize, message: impl Into<String>) -> Diagnostic {
         let offset = offset.min(self.text.len());
         let before = &self.text[..offset];
@@ -569,11 +575,12 @@ pub fn load_feed_list(path: &Path, diags: &mut Vec<Diagnostic>) -> Vec<FeedSpec>
         match url::Url::parse(url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
                 let key = u.to_string();
-                if let Some(line) = seen.get(&key) {
+                if let Some(&first) = seen.get(&key) {
+                    let line = src.line_of(first);
                     diags.push(src.diag_span(&f.url, format!("duplicate feed url (first listed on line {line})")));
                     continue;
                 }
-                seen.insert(key.clone(), src.diag_span(&f.url, "").line);
+                seen.insert(key.clone(), f.url.span().start);
                 let interval = match &f.interval {
                     None => None,
                     Some(s) => match parse_duration(s.get_ref()) {
@@ -780,10 +787,11 @@ fn load_watchlist_with(
         let id = r.id.get_ref().trim();
         if id.is_empty() {
             diags.push(src.diag_span(&r.id, "rule id must not be empty"));
-        } else if let Some(line) = ids.get(id) {
+        } else if let Some(&first) = ids.get(id) {
+            let line = src.line_of(first);
             diags.push(src.diag_span(&r.id, format!("rule id '{id}' is already used on line {line}")));
         } else {
-            ids.insert(id, src.diag_span(&r.id, "").line);
+            ids.insert(id, r.id.span().start);
         }
         let sev = r.severity.as_ref().and_then(|s| {
             let v = Severity::parse(s.get_ref());

@@ -237,6 +237,23 @@ pub fn publishing_gap(dates: &[i64], now: i64) -> Option<Duration> {
     Some(Duration::from_millis(gaps[gaps.len() / 2] as u64))
 }
 
+/// How long the first polls after start-up are spread over: 20 ms per feed,
+/// at most half the default interval, so that ten thousand feeds do not all
+/// fire in the same second.
+pub fn startup_window(feeds: usize, interval: Duration) -> Duration {
+    (Duration::from_millis(20) * feeds as u32).min(interval / 2)
+}
+
+/// When a feed due at `due` is first polled after a start at `now`: an
+/// overdue feed gets a random moment in the start-up window.
+pub fn first_poll(due: i64, now: i64, window: Duration, rand01: f64) -> i64 {
+    if due > now {
+        due
+    } else {
+        now + (rand01.clamp(0.0, 1.0) * window.as_millis() as f64) as i64
+    }
+}
+
 /// True when the feed should be polled at `now`. With `all`, the regular
 /// interval is ignored but server-requested waits and backoff still hold.
 pub fn is_due(s: &FeedState, now: i64, all: bool) -> bool {
@@ -408,6 +425,27 @@ mod tests {
             p.after_poll(&learnt, &not_modified, None, 0, 0.5).next_poll,
             Some(600_000)
         );
+    }
+
+    #[test]
+    fn start_up_spreads_ten_thousand_feeds() {
+        let window = startup_window(10_000, Duration::from_secs(900));
+        assert_eq!(window, Duration::from_secs(200));
+        let mut rng = fastrand::Rng::with_seed(1);
+        let mut per_second = std::collections::HashMap::<i64, usize>::new();
+        for _ in 0..10_000 {
+            *per_second
+                .entry(first_poll(0, 0, window, rng.f64()) / 1000)
+                .or_default() += 1;
+        }
+        let busiest = per_second.values().max().copied().unwrap_or(0);
+        assert!(busiest <= 90, "{busiest} first polls in one second");
+        assert_eq!(
+            first_poll(5_000, 0, window, 0.9),
+            5_000,
+            "a feed not yet due keeps its time"
+        );
+        assert_eq!(startup_window(20, Duration::from_secs(900)), Duration::from_millis(400));
     }
 
     #[test]

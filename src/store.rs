@@ -418,7 +418,11 @@ impl Store {
         let job: Job = Box::new(move |conn| {
             let result = f(conn);
             Box::new(move |committed: bool| {
-                let _ = tx.send(if committed { result } else { Err(StoreError::NotCommitted) });
+                let _ = tx.send(if committed {
+                    result
+                } else {
+                    Err(StoreError::NotCommitted)
+                });
             })
         });
         self.tx.send(job).await.map_err(|_| StoreError::Closed)?;

@@ -87,3 +87,35 @@ fn an_opml_feed_list_is_accepted() {
     );
     assert_eq!(cfg.feeds[1].lang.as_deref(), Some("ru"));
 }
+
+#[test]
+fn duplicate_feeds_and_rule_ids_name_the_first_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("watchlists")).unwrap();
+    std::fs::write(
+        dir.path().join("watchlists/w.toml"),
+        "[[rule]]\nid = \"a\"\nquery = \"x\"\n[[rule]]\nid = \"a\"\nquery = \"y\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("feeds.toml"),
+        "[[feed]]\nurl = \"https://a.example/rss\"\n\n[[feed]]\nurl = \"https://a.example/rss\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("n.toml"),
+        "database = \"n.db\"\nalert_log = \"a.jsonl\"\nfeeds = \"feeds.toml\"\nwatchlists = \"watchlists\"\n",
+    )
+    .unwrap();
+    let errors = newshound::config::load(&dir.path().join("n.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        errors.contains("feeds.toml:5:7: duplicate feed url (first listed on line 2)"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("w.toml:5:6: rule id 'a' is already used on line 2"),
+        "{errors}"
+    );
+}
