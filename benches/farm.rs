@@ -107,6 +107,7 @@ fn count_log(log: &Path, from: usize) -> (usize, usize, usize) {
     (new.len(), not_modified, lines.len())
 }
 
+#[allow(clippy::zombie_processes)] // reaped with wait4, for its rusage
 fn measure(config: &Path, log: &Path, from: usize, db: &Path, wrap: Option<&str>) -> (Run, usize) {
     let started = Instant::now();
     // FARM_WRAP runs the poller under a profiler, e.g.
