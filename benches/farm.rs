@@ -237,7 +237,8 @@ fn main() {
     for i in (0..n).step_by(10) {
         write_feed(&www, i, sizes[i], 2, &titles, now + chrono::Duration::minutes(5));
     }
-    let (warm, _) = measure(&config, &log, seen, &db, None);
+    let wrap_warm = std::env::var("FARM_WRAP_WARM").ok();
+    let (warm, _) = measure(&config, &log, seen, &db, wrap_warm.as_deref());
     let pid = std::fs::read_to_string(root.path().join("nginx.pid")).unwrap_or_default();
     let _ = Command::new("kill").arg(pid.trim()).status();
 
