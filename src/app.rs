@@ -165,12 +165,13 @@ impl Pipeline {
                 } else {
                     None
                 };
-                let parsed =
-                    tokio::task::spawn_blocking(move || feed::parse(&body, &url, ctype.as_deref(), lang.as_deref()))
-                        .await;
+                let parsed = tokio::task::spawn_blocking(move || {
+                    feed::parse_document(&body, &url, ctype.as_deref(), lang.as_deref())
+                })
+                .await;
                 match parsed {
                     Ok(Ok(parsed)) => {
-                        report.items_in_feed = parsed.items.len();
+                        report.items_in_feed = parsed.entries.len();
                         if parsed.truncated > 0 {
                             tracing::warn!(dropped = parsed.truncated, "feed has more items than kept per poll");
                         }
@@ -178,7 +179,7 @@ impl Pipeline {
                             tracing::warn!(warning = %w, "feed parsed with problems");
                         }
                         let dates: Vec<i64> = parsed
-                            .items
+                            .entries
                             .iter()
                             .filter_map(|i| i.published)
                             .map(|d| d.timestamp_millis())
@@ -200,7 +201,7 @@ impl Pipeline {
                             updated.state.last_error = Some(w.clone());
                             updated.state.error_kind = Some("encoding".into());
                         }
-                        match self.ingest(feed, parsed.items, updated.state.clone(), now).await {
+                        match self.ingest(feed, parsed.entries, updated.state.clone(), now).await {
                             Ok(r) => {
                                 report.new_items = r.items;
                                 report.matches = r.matches;
@@ -260,11 +261,12 @@ impl Pipeline {
         (updated, report)
     }
 
-    /// Stores the items not seen before, with their matches and alerts.
+    /// Stores the entries not seen before, normalized, with their matches
+    /// and alerts. Entries already stored are dropped before normalization.
     async fn ingest(
         &self,
         feed: &FeedRow,
-        items: Vec<Item>,
+        items: Vec<feed::RawEntry>,
         state: crate::store::FeedState,
         now: i64,
     ) -> anyhow::Result<crate::store::CommitSummary> {
@@ -287,7 +289,8 @@ impl Pipeline {
             let now_dt = crate::store::ms_to_datetime(now);
             fresh
                 .into_iter()
-                .map(|item| {
+                .map(|raw| {
+                    let item = raw.normalize();
                     let source = source_text(&feed_name, item.link.as_deref(), &feed_url);
                     let found = matcher.match_document(&item_document(&item, &source));
                     let may_alert = !first_poll || item.published.is_some_and(|p| now_dt - p <= max_age);

@@ -243,6 +243,113 @@ pub fn parse(
     content_type: Option<&str>,
     default_lang: Option<&str>,
 ) -> Result<ParsedFeed, FeedError> {
+    let doc = parse_document(body, feed_url, content_type, default_lang)?;
+    let items = doc.entries.into_iter().map(|e| e.normalize()).collect();
+    Ok(ParsedFeed {
+        title: doc.title,
+        language: doc.language,
+        ttl: doc.ttl,
+        update_period: doc.update_period,
+        items,
+        truncated: doc.truncated,
+        warnings: doc.warnings,
+    })
+}
+
+/// An entry parsed but not yet normalized: its identity is known, so that
+/// entries already stored are dropped before the costlier normalization.
+#[derive(Debug, Clone)]
+pub struct RawEntry {
+    pub key: String,
+    /// Published, or else updated.
+    pub published: Option<DateTime<Utc>>,
+    entry: feed_rs::model::Entry,
+    link: Option<String>,
+    lang: Option<String>,
+}
+
+impl RawEntry {
+    fn new(e: feed_rs::model::Entry, base: Option<&Url>, lang: Option<&str>) -> RawEntry {
+        let link = e
+            .links
+            .iter()
+            .filter(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+            .chain(e.links.iter())
+            .find_map(|l| canonical_url(&l.href, base));
+        let guid = e.id.trim();
+        let key = if !guid.is_empty() && e.id != NO_ID {
+            bounded_key("g", guid)
+        } else if let Some(l) = &link {
+            bounded_key("l", l)
+        } else {
+            let title = e.title.as_ref().map(|t| html_to_text(&t.content)).unwrap_or_default();
+            let summary = e.summary.as_ref().map(|t| html_to_text(&t.content)).unwrap_or_default();
+            format!("h:{}", hex_digest(&[title.as_bytes(), b"\n", summary.as_bytes()]))
+        };
+        RawEntry {
+            key,
+            published: e.published.or(e.updated),
+            lang: e.language.as_deref().map(normalize_lang).or(lang.map(str::to_string)),
+            entry: e,
+            link,
+        }
+    }
+
+    /// The entry as an [`Item`]: plain text, canonical link, tags.
+    pub fn normalize(self) -> Item {
+        let e = self.entry;
+        let text =
+            |t: Option<feed_rs::model::Text>, max| t.map(|t| clip(html_to_text(&t.content), max)).unwrap_or_default();
+        let mut tags: Vec<String> = e
+            .categories
+            .iter()
+            .map(|c| c.label.clone().unwrap_or_else(|| c.term.clone()).trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect();
+        tags.dedup();
+        Item {
+            key: self.key,
+            title: text(e.title, MAX_TITLE),
+            summary: text(e.summary, MAX_TEXT),
+            content: e
+                .content
+                .and_then(|c| c.body)
+                .map(|b| clip(html_to_text(&b), MAX_TEXT))
+                .unwrap_or_default(),
+            link: self.link,
+            published: self.published,
+            lang: self.lang,
+            tags,
+            authors: e
+                .authors
+                .into_iter()
+                .filter_map(|a| a.name)
+                .filter(|n| !n.is_empty())
+                .collect(),
+        }
+    }
+}
+
+/// A parsed document whose entries are not normalized yet.
+#[derive(Debug, Clone, Default)]
+pub struct ParsedDocument {
+    pub title: Option<String>,
+    pub language: Option<String>,
+    pub ttl: Option<u32>,
+    pub update_period: Option<std::time::Duration>,
+    pub entries: Vec<RawEntry>,
+    pub truncated: usize,
+    pub warnings: Vec<String>,
+}
+
+/// Parses a document into entries with their identity, without normalizing
+/// their text (see [`RawEntry::normalize`]).
+pub fn parse_document(
+    body: &[u8],
+    feed_url: &str,
+    content_type: Option<&str>,
+    default_lang: Option<&str>,
+) -> Result<ParsedDocument, FeedError> {
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(FeedError::Empty);
     }
@@ -258,22 +365,22 @@ pub fn parse(
     let feed_lang = feed.language.as_deref().map(normalize_lang);
     let lang = default_lang.map(str::to_string).or(feed_lang.clone());
     let total = feed.entries.len();
-    let items = feed
+    let entries = feed
         .entries
         .into_iter()
         .take(MAX_ITEMS)
-        .map(|e| normalize_entry(e, base.as_ref(), lang.as_deref()))
+        .map(|e| RawEntry::new(e, base.as_ref(), lang.as_deref()))
         .collect();
     let mut warnings = Vec::new();
     if decoded.replaced {
         warnings.push("invalid bytes for the document's encoding were replaced".to_string());
     }
-    Ok(ParsedFeed {
+    Ok(ParsedDocument {
         title: feed.title.map(|t| clip(html_to_text(&t.content), MAX_TITLE)),
         language: feed_lang,
         ttl: feed.ttl,
         update_period: syndication_period(body),
-        items,
+        entries,
         truncated: total.saturating_sub(MAX_ITEMS),
         warnings,
     })
@@ -348,59 +455,6 @@ fn clip(mut s: String, max: usize) -> String {
         s.truncate(cut);
     }
     s
-}
-
-fn normalize_entry(e: feed_rs::model::Entry, base: Option<&Url>, lang: Option<&str>) -> Item {
-    let title = e
-        .title
-        .map(|t| clip(html_to_text(&t.content), MAX_TITLE))
-        .unwrap_or_default();
-    let summary = e
-        .summary
-        .map(|t| clip(html_to_text(&t.content), MAX_TEXT))
-        .unwrap_or_default();
-    let content = e
-        .content
-        .and_then(|c| c.body)
-        .map(|b| clip(html_to_text(&b), MAX_TEXT))
-        .unwrap_or_default();
-    let link = e
-        .links
-        .iter()
-        .filter(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-        .chain(e.links.iter())
-        .find_map(|l| canonical_url(&l.href, base));
-    let guid = e.id.trim();
-    let key = if !guid.is_empty() && e.id != NO_ID {
-        bounded_key("g", guid)
-    } else if let Some(l) = &link {
-        bounded_key("l", l)
-    } else {
-        format!("h:{}", hex_digest(&[title.as_bytes(), b"\n", summary.as_bytes()]))
-    };
-    let mut tags: Vec<String> = e
-        .categories
-        .iter()
-        .map(|c| c.label.clone().unwrap_or_else(|| c.term.clone()).trim().to_string())
-        .filter(|t| !t.is_empty())
-        .collect();
-    tags.dedup();
-    Item {
-        key,
-        title,
-        summary,
-        content,
-        link,
-        published: e.published.or(e.updated),
-        lang: e.language.as_deref().map(normalize_lang).or(lang.map(str::to_string)),
-        tags,
-        authors: e
-            .authors
-            .into_iter()
-            .filter_map(|a| a.name)
-            .filter(|n| !n.is_empty())
-            .collect(),
-    }
 }
 
 fn bounded_key(prefix: &str, v: &str) -> String {
