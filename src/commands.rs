@@ -257,27 +257,42 @@ pub async fn alerts(
     };
     let log = cfg.alert_log;
     let mut offset: u64 = 0;
+    let mut pending: Vec<u8> = Vec::new();
     let stdout = std::io::stdout();
     loop {
-        let bytes = match std::fs::read(&log) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        match std::fs::File::open(&log) {
+            Ok(mut f) => {
+                let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+                if len < offset {
+                    // The log was rotated or truncated: start over.
+                    offset = 0;
+                    pending.clear();
+                }
+                if len > offset {
+                    use std::io::{Read, Seek, SeekFrom};
+                    f.seek(SeekFrom::Start(offset)).context("cannot read the alert log")?;
+                    let mut chunk = Vec::new();
+                    f.take(len - offset)
+                        .read_to_end(&mut chunk)
+                        .context("cannot read the alert log")?;
+                    offset += chunk.len() as u64;
+                    pending.extend_from_slice(&chunk);
+                    // Only whole lines; a line being written waits for its end.
+                    if let Some(end) = pending.iter().rposition(|b| *b == b'\n') {
+                        let text = String::from_utf8_lossy(&pending[..=end]).into_owned();
+                        pending.drain(..=end);
+                        if let Err(e) = print_alert_lines(&text, &filter, json, &mut stdout.lock()) {
+                            return quiet_on_broken_pipe(e);
+                        }
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
                 return Err(anyhow::Error::new(e)
                     .context(format!("cannot read {}", log.display()))
                     .into());
             }
-        };
-        if (bytes.len() as u64) < offset {
-            // The log was rotated or truncated: start over.
-            offset = 0;
-        }
-        // Only whole lines; a line being written is read next time.
-        let end = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1) as u64;
-        if end > offset {
-            let text = String::from_utf8_lossy(&bytes[offset as usize..end as usize]);
-            print_alert_lines(&text, &filter, json, &mut stdout.lock()).context("cannot write output")?;
-            offset = end;
         }
         if !follow {
             return Ok(());

@@ -15,13 +15,13 @@
 //! | module | owns | never touches |
 //! |---|---|---|
 //! | [`app`] | assembling the parts, the poll pipeline, cancellation and shutdown order | SQL, HTTP |
-//! | [`commands`] | the CLI subcommands besides the daemon | SQL, HTTP |
+//! | [`commands`] | the CLI subcommands besides the daemon (check, match, eval, replay, alerts, feeds, search) | SQL, HTTP |
 //! | [`config`] | reading config files; raw types validated into [`config::Config`]; `file:line:col` errors | network, DB |
 //! | [`rules`] | the watchlist query language: normalize, parse, compile, match, explain (pure) | I/O |
 //! | [`scheduler`] | when each feed is due: intervals, hints, backoff, jitter (pure) | HTTP, parsing |
-//! | [`fetch`] | the only reqwest user: client, timeouts, body cap, conditional GET, redirects | DB |
+//! | [`fetch`] | the only reqwest user: client, timeouts, decompression and body cap, conditional GET, redirects, per-site politeness | DB |
 //! | [`feed`] | feed-rs parsing, normalization to [`feed::Item`], identity, canonical URLs, OPML (pure) | I/O |
-//! | [`store`] | the only rusqlite user: one writer thread, migrations, FTS, outbox | HTTP |
+//! | [`store`] | the only rusqlite user: one writer thread with group commit, migrations, bulk FTS, outbox | HTTP |
 //! | [`alert`] | alert records, sinks and the delivery worker | feeds, rules |
 //! | [`systemd`] | sd_notify; no-op without `NOTIFY_SOCKET` | |
 pub mod alert;

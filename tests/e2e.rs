@@ -386,3 +386,62 @@ fn replay_shows_what_a_watchlist_would_have_alerted_and_sends_nothing() {
         "replay must not alert"
     );
 }
+
+#[test]
+fn alerts_command_filters_and_follows_the_log() {
+    let server = FixtureServer::start();
+    let cfg = TestConfig::new(&feeds(&server)[..3], "");
+    assert!(
+        run(&["once", "--all", "--config", cfg.path().to_str().unwrap()])
+            .status
+            .success()
+    );
+    let c = cfg.path();
+    let c = c.to_str().unwrap();
+    let json = stdout(&run(&["alerts", "--json", "--config", c]));
+    assert_eq!(json.lines().count(), 3, "{json}");
+    assert_eq!(
+        stdout(&run(&["alerts", "--json", "--watchlist", "nothing", "--config", c]))
+            .lines()
+            .count(),
+        0
+    );
+    assert_eq!(
+        stdout(&run(&["alerts", "--json", "--since", "1h", "--config", c]))
+            .lines()
+            .count(),
+        3
+    );
+    let human = stdout(&run(&["alerts", "--config", c]));
+    assert!(
+        human.contains("[peace] Уиткофф и Дмитриев") && human.contains("matched:"),
+        "{human}"
+    );
+
+    // --follow prints lines appended later, and only whole lines.
+    let mut child = bin()
+        .args(["alerts", "--json", "--follow", "--config", c])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    for _ in 0..3 {
+        line.clear();
+        std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    }
+    let mut extra: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    extra["id"] = "appended".into();
+    let mut f = std::fs::OpenOptions::new().append(true).open(cfg.alert_log()).unwrap();
+    let text = format!("{extra}\n");
+    let (a, b) = text.split_at(20);
+    std::io::Write::write_all(&mut f, a.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    std::io::Write::write_all(&mut f, b.as_bytes()).unwrap();
+    line.clear();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    let got: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(got["id"], "appended");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
