@@ -153,6 +153,30 @@ async fn handle(
             return;
         }
         "/gzip-bomb" => response("200 OK", &[xml(), ("Content-Encoding", "gzip".into())], &gzip_bomb()),
+        "/gzip-ok" | "/deflate-ok" | "/br-ok" => {
+            let doc = rss(&format!("Compressed {path}"), 4, "utf-8").into_bytes();
+            let (name, body) = match path.as_str() {
+                "/gzip-ok" => {
+                    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                    e.write_all(&doc).unwrap();
+                    ("gzip", e.finish().unwrap())
+                }
+                "/deflate-ok" => {
+                    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+                    e.write_all(&doc).unwrap();
+                    ("deflate", e.finish().unwrap())
+                }
+                _ => {
+                    let mut out = Vec::new();
+                    {
+                        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+                        w.write_all(&doc).unwrap();
+                    }
+                    ("br", out)
+                }
+            };
+            response("200 OK", &[xml(), ("Content-Encoding", name.into())], &body)
+        }
         "/loop-a" => response("302 Found", &[("Location", format!("{base}/loop-b"))], b""),
         "/loop-b" => response("302 Found", &[("Location", "/loop-a".into())], b""),
         p if p.starts_with("/chain/") => {
@@ -256,6 +280,9 @@ impl FaultServer {
 
 const PATHS: &[&str] = &[
     "/ok-1",
+    "/gzip-ok",
+    "/deflate-ok",
+    "/br-ok",
     "/never-headers",
     "/trickle",
     "/endless",
@@ -351,6 +378,11 @@ fn every_fault_is_classified_scheduled_and_contained() {
     for p in ["/ok-1", "/ok-2"] {
         let h = expect(p, "ok", None);
         assert_eq!(h.items, 3, "{p}");
+    }
+    // Compressed bodies are decoded.
+    for p in ["/gzip-ok", "/deflate-ok", "/br-ok"] {
+        let h = expect(p, "ok", None);
+        assert_eq!(h.items, 4, "{p}");
     }
     expect("/never-headers", "failing", Some("timeout"));
     expect("/trickle", "failing", Some("timeout"));
