@@ -561,6 +561,19 @@ impl Matcher {
         (found, rules)
     }
 
+    /// The ids of the rules the presearch would evaluate on `doc`: for
+    /// tuning rules and the benchmarks.
+    pub fn candidate_rules(&self, doc: &Document<'_>) -> Vec<&str> {
+        let (_, rules) = self.presearch(doc);
+        rules
+            .into_iter()
+            .map(|g| {
+                let (w, r) = self.rule_loc[g as usize];
+                self.watchlists[w as usize].rules[r as usize].id.as_str()
+            })
+            .collect()
+    }
+
     /// Matches `doc` against every watchlist, evaluating only the rules the
     /// presearch lets through.
     pub fn match_document(&self, doc: &Document<'_>) -> Vec<WatchlistMatch> {
