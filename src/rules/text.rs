@@ -143,21 +143,36 @@ pub fn normalize_into(text: &str, out: &mut NormText) {
         word_norm_start: 0,
         word_orig_start: 0,
     };
-    for (i, c) in text.char_indices() {
-        if c.is_ascii() {
-            if c.is_ascii_alphanumeric() {
+    let bytes = text.as_bytes();
+    let table = table();
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        if byte < 0x80 {
+            // ASCII: a whole run of letters and digits at once.
+            if byte.is_ascii_alphanumeric() {
                 b.open(i);
-                b.buf.push((c as u8).to_ascii_lowercase());
+                while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+                    b.buf.push(bytes[i].to_ascii_lowercase());
+                    i += 1;
+                }
             } else {
                 b.close(i);
+                i += 1;
             }
-        } else if (c as u32) < TABLE_END {
-            match &table()[c as usize] {
+            continue;
+        }
+        let Some(c) = text[i..].chars().next() else { break };
+        if (c as u32) < TABLE_END {
+            match &table[c as usize] {
                 CharNorm::Sep => b.close(i),
                 CharNorm::Mark => {}
                 CharNorm::Word(w) => {
                     b.open(i);
-                    b.buf.extend_from_slice(w.as_bytes());
+                    // Mostly two bytes: a loop beats a memcpy call.
+                    for &x in w.as_bytes() {
+                        b.buf.push(x);
+                    }
                 }
                 CharNorm::Slow => slow_char(&mut b, i, c),
             }
@@ -167,6 +182,7 @@ pub fn normalize_into(text: &str, out: &mut NormText) {
         } else {
             slow_char(&mut b, i, c);
         }
+        i += c.len_utf8();
     }
     out.norm = b.finish(text.len());
 }
