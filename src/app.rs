@@ -623,7 +623,10 @@ pub async fn run_daemon(config: Config, cancel: CancellationToken) -> anyhow::Re
     // Every queued write finishes before the store thread ends; a poll
     // stuck past the grace period still holds a handle, so do not wait for
     // it forever.
-    if tokio::time::timeout(Duration::from_secs(2), store.close()).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(2), store.close())
+        .await
+        .is_err()
+    {
         tracing::warn!("store still in use at exit; committed writes are safe, queued ones are not waited for");
     }
     tracing::info!("stopped");

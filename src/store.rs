@@ -360,6 +360,9 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // 6 MiB of page cache (the default is 2 MiB): inserts into a large
+    // items table touch many index pages.
+    conn.pragma_update(None, "cache_size", -6144)?;
     migrate(&mut conn)?;
     Ok(conn)
 }
@@ -794,12 +797,21 @@ fn write_state(conn: &Connection, feed_id: i64, s: &FeedState) -> Result<(), Sto
     Ok(())
 }
 
+/// A list as JSON text; the empty list without going through serde.
+fn json_list(v: &[String]) -> Result<String, StoreError> {
+    if v.is_empty() {
+        Ok("[]".to_string())
+    } else {
+        Ok(serde_json::to_string(v)?)
+    }
+}
+
 fn commit_in(tx: &Connection, c: &PollCommit) -> Result<CommitSummary, StoreError> {
     let mut summary = CommitSummary::default();
     let mut insert_item = tx.prepare_cached(
         "INSERT INTO items (feed_id, key, title, summary, content, link, published, first_seen, lang, tags, authors)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-         ON CONFLICT(feed_id, key) DO NOTHING RETURNING id",
+         ON CONFLICT(feed_id, key) DO NOTHING",
     )?;
     let mut insert_match = tx.prepare_cached(
         "INSERT OR IGNORE INTO matches (item_id, watchlist, version, rules, terms, snippet, alert_id, at)
@@ -813,25 +825,24 @@ fn commit_in(tx: &Connection, c: &PollCommit) -> Result<CommitSummary, StoreErro
     )?;
     for new in &c.items {
         let it = &new.item;
-        let id: Option<i64> = insert_item
-            .query_row(
-                params![
-                    c.feed_id,
-                    it.key,
-                    it.title,
-                    it.summary,
-                    it.content,
-                    it.link,
-                    it.published.map(|d| d.timestamp_millis()),
-                    c.now,
-                    it.lang,
-                    serde_json::to_string(&it.tags)?,
-                    serde_json::to_string(&it.authors)?,
-                ],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let Some(id) = id else { continue };
+        let inserted = insert_item.execute(params![
+            c.feed_id,
+            it.key,
+            it.title,
+            it.summary,
+            it.content,
+            it.link,
+            it.published.map(|d| d.timestamp_millis()),
+            c.now,
+            it.lang,
+            json_list(&it.tags)?,
+            json_list(&it.authors)?,
+        ])?;
+        if inserted == 0 {
+            // Already stored (the same identity twice in one document).
+            continue;
+        }
+        let id = tx.last_insert_rowid();
         summary.items += 1;
         for m in &new.matches {
             let wm = &m.watchlist_match;
