@@ -231,6 +231,55 @@ impl AlertSink for JsonlSink {
     }
 }
 
+/// Reads the alert log as it grows: whole lines only (a line being written
+/// waits for its end), from where the last read stopped, starting over when
+/// the log is rotated or truncated.
+pub struct LogReader {
+    path: PathBuf,
+    offset: u64,
+    partial: Vec<u8>,
+}
+
+impl LogReader {
+    pub fn new(path: &Path) -> LogReader {
+        LogReader {
+            path: path.to_path_buf(),
+            offset: 0,
+            partial: Vec::new(),
+        }
+    }
+
+    /// The whole lines added since the last call (empty when none, or when
+    /// the log does not exist yet).
+    pub fn read_new(&mut self) -> std::io::Result<String> {
+        let mut f = match std::fs::File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
+            Err(e) => return Err(e),
+        };
+        let len = f.metadata()?.len();
+        if len < self.offset {
+            self.offset = 0;
+            self.partial.clear();
+        }
+        if len > self.offset {
+            f.seek(SeekFrom::Start(self.offset))?;
+            let mut chunk = Vec::new();
+            f.take(len - self.offset).read_to_end(&mut chunk)?;
+            self.offset += chunk.len() as u64;
+            self.partial.extend_from_slice(&chunk);
+        }
+        match self.partial.iter().rposition(|b| *b == b'\n') {
+            Some(end) => {
+                let text = String::from_utf8_lossy(&self.partial[..=end]).into_owned();
+                self.partial.drain(..=end);
+                Ok(text)
+            }
+            None => Ok(String::new()),
+        }
+    }
+}
+
 /// Rows taken from the outbox at a time.
 const BATCH: usize = 256;
 /// The longest wait between delivery attempts of one alert.
@@ -355,6 +404,21 @@ impl AlertWorker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_reader_returns_whole_new_lines_and_survives_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.jsonl");
+        let mut r = LogReader::new(&path);
+        assert_eq!(r.read_new().unwrap(), "");
+        std::fs::write(&path, "one\ntw").unwrap();
+        assert_eq!(r.read_new().unwrap(), "one\n");
+        std::fs::write(&path, "one\ntwo\n").unwrap();
+        assert_eq!(r.read_new().unwrap(), "two\n");
+        assert_eq!(r.read_new().unwrap(), "");
+        std::fs::write(&path, "x\n").unwrap();
+        assert_eq!(r.read_new().unwrap(), "x\n");
+    }
 
     #[test]
     fn ids_are_stable_and_distinct() {

@@ -255,43 +255,13 @@ pub async fn alerts(
         since,
         watchlist: watchlist.map(str::to_string),
     };
-    let log = cfg.alert_log;
-    let mut offset: u64 = 0;
-    let mut pending: Vec<u8> = Vec::new();
+    let mut reader = crate::alert::LogReader::new(&cfg.alert_log);
     let stdout = std::io::stdout();
     loop {
-        match std::fs::File::open(&log) {
-            Ok(mut f) => {
-                let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-                if len < offset {
-                    // The log was rotated or truncated: start over.
-                    offset = 0;
-                    pending.clear();
-                }
-                if len > offset {
-                    use std::io::{Read, Seek, SeekFrom};
-                    f.seek(SeekFrom::Start(offset)).context("cannot read the alert log")?;
-                    let mut chunk = Vec::new();
-                    f.take(len - offset)
-                        .read_to_end(&mut chunk)
-                        .context("cannot read the alert log")?;
-                    offset += chunk.len() as u64;
-                    pending.extend_from_slice(&chunk);
-                    // Only whole lines; a line being written waits for its end.
-                    if let Some(end) = pending.iter().rposition(|b| *b == b'\n') {
-                        let text = String::from_utf8_lossy(&pending[..=end]).into_owned();
-                        pending.drain(..=end);
-                        if let Err(e) = print_alert_lines(&text, &filter, json, &mut stdout.lock()) {
-                            return quiet_on_broken_pipe(e);
-                        }
-                    }
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(anyhow::Error::new(e)
-                    .context(format!("cannot read {}", log.display()))
-                    .into());
+        let text = reader.read_new().context("cannot read the alert log")?;
+        if !text.is_empty() {
+            if let Err(e) = print_alert_lines(&text, &filter, json, &mut stdout.lock()) {
+                return quiet_on_broken_pipe(e);
             }
         }
         if !follow {
@@ -676,61 +646,12 @@ pub async fn feeds(path: &Path, failing: bool, json_out: bool) -> Result<(), Fai
 /// OPML), skipping those already there.
 pub fn feeds_import(path: &Path, opml_file: &Path) -> Result<(), Failure> {
     let cfg = load(path)?;
-    let text = std::fs::read_to_string(opml_file).with_context(|| format!("cannot read {}", opml_file.display()))?;
-    let incoming =
-        crate::feed::parse_opml(&text).map_err(|e| anyhow::anyhow!("{}: invalid OPML: {e}", opml_file.display()))?;
-    let known: std::collections::HashSet<String> = cfg.feeds.iter().map(|f| f.url.clone()).collect();
-    let mut added = Vec::new();
-    let mut skipped = 0;
-    for f in incoming {
-        let Ok(u) = url::Url::parse(f.url.trim()) else {
-            eprintln!("skipping an outline with an invalid url: {}", f.url);
-            skipped += 1;
-            continue;
-        };
-        if !matches!(u.scheme(), "http" | "https")
-            || known.contains(u.as_str())
-            || added.iter().any(|a: &crate::config::FeedSpec| a.url == u.as_str())
-        {
-            skipped += 1;
-            continue;
-        }
-        added.push(crate::config::FeedSpec {
-            url: u.to_string(),
-            ..f
-        });
-    }
-    let list = &cfg.feeds_file;
-    let is_opml = list
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("opml") || e.eq_ignore_ascii_case("xml"));
-    if is_opml {
-        let mut all = cfg.feeds.clone();
-        all.extend(added.iter().cloned());
-        let xml = crate::feed::to_opml(&all).map_err(anyhow::Error::msg)?;
-        std::fs::write(list, xml).with_context(|| format!("cannot write {}", list.display()))?;
-    } else {
-        let mut text = std::fs::read_to_string(list).with_context(|| format!("cannot read {}", list.display()))?;
-        if !text.ends_with('\n') && !text.is_empty() {
-            text.push('\n');
-        }
-        let q = |s: &str| toml::Value::String(s.to_string()).to_string();
-        for f in &added {
-            text.push_str(&format!("\n[[feed]]\nurl = {}\nname = {}\n", q(&f.url), q(&f.name)));
-            if let Some(l) = &f.lang {
-                text.push_str(&format!("lang = {}\n", q(l)));
-            }
-            if !f.tags.is_empty() {
-                let tags: Vec<String> = f.tags.iter().map(|t| q(t)).collect();
-                text.push_str(&format!("tags = [{}]\n", tags.join(", ")));
-            }
-        }
-        std::fs::write(list, text).with_context(|| format!("cannot write {}", list.display()))?;
-    }
+    let r = config::import_opml(&cfg, opml_file).map_err(anyhow::Error::new)?;
     println!(
-        "imported {} feeds into {} ({skipped} already present or invalid)",
-        added.len(),
-        list.display()
+        "imported {} feeds into {} ({} already present or invalid)",
+        r.added,
+        cfg.feeds_file.display(),
+        r.skipped
     );
     Ok(())
 }

@@ -886,3 +886,98 @@ mod tests {
         }
     }
 }
+
+/// What [`import_opml`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Imported {
+    pub added: usize,
+    pub skipped: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: invalid OPML: {message}")]
+    Opml { path: PathBuf, message: String },
+    #[error("cannot write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Adds the feeds of an OPML file to the configured feed list, skipping
+/// those already listed: appended as `[[feed]]` tables to a TOML list, or
+/// written back as OPML for an OPML list.
+pub fn import_opml(cfg: &Config, opml_file: &Path) -> Result<Imported, ImportError> {
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).map_err(|source| ImportError::Read {
+            path: p.to_path_buf(),
+            source,
+        })
+    };
+    let write = |p: &Path, text: String| {
+        std::fs::write(p, text).map_err(|source| ImportError::Write {
+            path: p.to_path_buf(),
+            source,
+        })
+    };
+    let incoming = crate::feed::parse_opml(&read(opml_file)?).map_err(|message| ImportError::Opml {
+        path: opml_file.to_path_buf(),
+        message,
+    })?;
+    let mut known: HashSet<String> = cfg.feeds.iter().map(|f| f.url.clone()).collect();
+    let mut added = Vec::new();
+    let mut skipped = 0;
+    for f in incoming {
+        match url::Url::parse(f.url.trim()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && known.insert(u.to_string()) => {
+                added.push(FeedSpec {
+                    url: u.to_string(),
+                    ..f
+                });
+            }
+            _ => skipped += 1,
+        }
+    }
+    let list = &cfg.feeds_file;
+    if list
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("opml") || e.eq_ignore_ascii_case("xml"))
+    {
+        let mut all = cfg.feeds.clone();
+        all.extend(added.iter().cloned());
+        let xml = crate::feed::to_opml(&all).map_err(|message| ImportError::Opml {
+            path: list.clone(),
+            message,
+        })?;
+        write(list, xml)?;
+    } else {
+        let mut text = read(list)?;
+        if !text.ends_with('\n') && !text.is_empty() {
+            text.push('\n');
+        }
+        let q = |s: &str| toml::Value::String(s.to_string()).to_string();
+        for f in &added {
+            text.push_str(&format!("\n[[feed]]\nurl = {}\nname = {}\n", q(&f.url), q(&f.name)));
+            if let Some(l) = &f.lang {
+                text.push_str(&format!("lang = {}\n", q(l)));
+            }
+            if !f.tags.is_empty() {
+                let tags: Vec<String> = f.tags.iter().map(|t| q(t)).collect();
+                text.push_str(&format!("tags = [{}]\n", tags.join(", ")));
+            }
+        }
+        write(list, text)?;
+    }
+    Ok(Imported {
+        added: added.len(),
+        skipped,
+    })
+}
