@@ -9,8 +9,8 @@ use std::path::Path;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use newshound::rules::{self, Aliases, DocFields, Document, Matcher};
 
-fn doc(i: &common::BenchItem) -> Document<'_> {
-    Document::new(DocFields {
+fn doc<'a>(m: &Matcher, i: &'a common::BenchItem) -> Document<'a> {
+    m.document(DocFields {
         title: &i.title,
         summary: &i.summary,
         content: &i.content,
@@ -34,7 +34,10 @@ fn shipped(c: &mut Criterion) {
         ("dense", common::news_items(1000)),
     ] {
         let avg = items.iter().map(common::BenchItem::bytes).sum::<usize>() / items.len();
-        let matched = items.iter().filter(|i| !m.match_document(&doc(i)).is_empty()).count();
+        let matched = items
+            .iter()
+            .filter(|i| !m.match_document(&doc(&m, i)).is_empty())
+            .count();
         eprintln!(
             "shipped watchlist, {name}: {} rules, {} items of {avg} bytes on average ({origin}), {matched} match",
             m.rule_count(),
@@ -42,10 +45,10 @@ fn shipped(c: &mut Criterion) {
         );
         g.throughput(Throughput::Elements(items.len() as u64));
         g.bench_function(format!("{name}: normalize+match"), |b| {
-            b.iter(|| items.iter().map(|i| m.match_document(&doc(i)).len()).sum::<usize>())
+            b.iter(|| items.iter().map(|i| m.match_document(&doc(&m, i)).len()).sum::<usize>())
         });
         g.bench_function(format!("{name}: normalize only"), |b| {
-            b.iter(|| items.iter().map(|i| doc(i).norms().count()).sum::<usize>())
+            b.iter(|| items.iter().map(|i| doc(&m, i).norms().count()).sum::<usize>())
         });
     }
     g.finish();
@@ -60,8 +63,11 @@ fn generated(c: &mut Criterion) {
     // watched.
     let (items, origin) = common::news_items(1000);
     let items = common::with_names(items, &ents, 80, 17);
-    let fast: usize = items.iter().map(|i| m.match_document(&doc(i)).len()).sum();
-    let slow: usize = items.iter().map(|i| m.match_document_exhaustive(&doc(i)).len()).sum();
+    let fast: usize = items.iter().map(|i| m.match_document(&doc(&m, i)).len()).sum();
+    let slow: usize = items
+        .iter()
+        .map(|i| m.match_document_exhaustive(&doc(&m, i)).len())
+        .sum();
     assert_eq!(fast, slow, "presearch and exhaustive disagree");
     eprintln!(
         "generated: {} rules, {fast} matching items of {} from {origin}",
@@ -72,13 +78,13 @@ fn generated(c: &mut Criterion) {
     g.throughput(Throughput::Elements(items.len() as u64));
     g.sample_size(10);
     g.bench_function("presearch", |b| {
-        b.iter(|| items.iter().map(|i| m.match_document(&doc(i)).len()).sum::<usize>())
+        b.iter(|| items.iter().map(|i| m.match_document(&doc(&m, i)).len()).sum::<usize>())
     });
     g.bench_function("exhaustive", |b| {
         b.iter(|| {
             items
                 .iter()
-                .map(|i| m.match_document_exhaustive(&doc(i)).len())
+                .map(|i| m.match_document_exhaustive(&doc(&m, i)).len())
                 .sum::<usize>()
         })
     });

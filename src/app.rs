@@ -51,8 +51,8 @@ pub fn source_text(feed_name: &str, link: Option<&str>, feed_url: &str) -> Strin
 }
 
 /// The matcher's view of an item.
-pub fn item_document<'a>(item: &'a Item, source: &'a str) -> Document<'a> {
-    Document::new(DocFields {
+pub fn item_document<'a>(matcher: &Matcher, item: &'a Item, source: &'a str) -> Document<'a> {
+    matcher.document(DocFields {
         title: &item.title,
         summary: &item.summary,
         content: &item.content,
@@ -292,7 +292,7 @@ impl Pipeline {
                 .map(|raw| {
                     let item = raw.normalize();
                     let source = source_text(&feed_name, item.link.as_deref(), &feed_url);
-                    let found = matcher.match_document(&item_document(&item, &source));
+                    let found = matcher.match_document(&item_document(&matcher, &item, &source));
                     let may_alert = !first_poll || item.published.is_some_and(|p| now_dt - p <= max_age);
                     let matches = found
                         .into_iter()

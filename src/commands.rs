@@ -112,7 +112,7 @@ pub fn match_line(matcher: &Matcher, watchlist: &str, v: &Value) -> Value {
     let id = v.get("id").cloned().unwrap_or(Value::Null);
     let item = item_from_json(v);
     let source = app::source_text(str_field(v, "source"), item.link.as_deref(), str_field(v, "feed_url"));
-    let found = matcher.match_document(&app::item_document(&item, &source));
+    let found = matcher.match_document(&app::item_document(matcher, &item, &source));
     match found.into_iter().next() {
         Some(m) => json!({
             "id": id,
@@ -370,7 +370,7 @@ pub fn evaluate(matcher: &Matcher, labels: &Path) -> anyhow::Result<EvalReport> 
         };
         let item = item_from_json(&v);
         let source = app::source_text(str_field(&v, "source"), item.link.as_deref(), str_field(&v, "feed_url"));
-        let doc = app::item_document(&item, &source);
+        let doc = app::item_document(matcher, &item, &source);
         let found = matcher.match_document(&doc);
         match (relevant, found.first()) {
             (true, Some(_)) => r.true_pos += 1,
@@ -476,7 +476,7 @@ pub async fn replay(path: &Path, since: &str, watchlist: Option<&Path>, json: bo
         for s in &page {
             scanned += 1;
             let source = app::source_text(&s.feed_name, s.item.link.as_deref(), &s.feed_url);
-            for m in matcher.match_document(&app::item_document(&s.item, &source)) {
+            for m in matcher.match_document(&app::item_document(&matcher, &s.item, &source)) {
                 let keys = s.item.story_keys();
                 if keys
                     .iter()

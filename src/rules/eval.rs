@@ -37,17 +37,27 @@ pub struct Document<'a> {
 
 impl<'a> Document<'a> {
     pub fn new(f: DocFields<'a>) -> Document<'a> {
-        let tags = f.tags.join(" | ");
+        Document::with_fields(f, u8::MAX)
+    }
+
+    /// A document whose fields outside `fields` (a bit mask, bit `i` for
+    /// the field of index `i`) are left empty: no rule looks at them.
+    pub fn with_fields(f: DocFields<'a>, fields: u8) -> Document<'a> {
+        let tags = if fields & (1 << Field::Tag.index()) != 0 {
+            f.tags.join(" | ")
+        } else {
+            String::new()
+        };
         let orig = [f.title, f.summary, f.content, f.link, f.source, f.lang];
-        let norm = [
-            text::normalize(f.title),
-            text::normalize(f.summary),
-            text::normalize(f.content),
-            text::normalize(f.link),
-            text::normalize(f.source),
-            text::normalize(f.lang),
-            text::normalize(&tags),
-        ];
+        let norm = std::array::from_fn(|i| {
+            if fields & (1 << i) == 0 {
+                NormText::default()
+            } else if i == Field::Tag.index() {
+                text::normalize(&tags)
+            } else {
+                text::normalize(orig[i])
+            }
+        });
         Document {
             orig,
             tags,

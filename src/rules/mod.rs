@@ -467,6 +467,17 @@ pub struct Matcher {
     pattern_rules: Vec<Vec<u32>>,
     /// Rules that have no required literals and are always evaluated.
     always: Vec<u32>,
+    /// The fields any rule or exclusion looks at (bit mask).
+    fields_used: u8,
+}
+
+fn fields_of(node: &Node) -> u8 {
+    match node {
+        Node::Seq { fields, .. } | Node::Regex { fields, .. } => fields.mask(),
+        Node::And(items) | Node::Or(items) => items.iter().fold(0, |m, n| m | fields_of(n)),
+        Node::Not(n) => fields_of(n),
+        Node::Near { a, b, .. } => fields_of(a) | fields_of(b),
+    }
 }
 
 impl Matcher {
@@ -509,13 +520,24 @@ impl Matcher {
                 }
             }
         }
+        let fields_used = watchlists
+            .iter()
+            .flat_map(|w| w.rules.iter().map(|r| &r.node).chain(w.exclude.iter()))
+            .fold(0, |m, n| m | fields_of(n));
         Matcher {
             watchlists,
             rule_loc,
             searcher,
             pattern_rules: lits.rules,
             always,
+            fields_used,
         }
+    }
+
+    /// The matcher's view of an item: only the fields some rule looks at
+    /// are normalized.
+    pub fn document<'a>(&self, f: DocFields<'a>) -> Document<'a> {
+        Document::with_fields(f, self.fields_used)
     }
 
     pub fn watchlists(&self) -> &[CompiledWatchlist] {
