@@ -413,8 +413,11 @@ impl Searcher {
         if patterns.is_empty() {
             return None;
         }
+        // No prefilter: every literal starts at a space, so it would stop at
+        // every word, and it makes the start state special in the loop.
         let dfa = aho_corasick::dfa::Builder::new()
             .match_kind(MatchKind::Standard)
+            .prefilter(false)
             .build(patterns)
             .ok()
             // Past a few MiB the table stops fitting in cache and costs
