@@ -291,7 +291,11 @@ impl Pipeline {
                 .into_iter()
                 .map(|raw| {
                     let item = raw.normalize();
-                    let source = source_text(&feed_name, item.link.as_deref(), &feed_url);
+                    let source = if matcher.uses_field(crate::rules::Field::Source) {
+                        source_text(&feed_name, item.link.as_deref(), &feed_url)
+                    } else {
+                        String::new()
+                    };
                     let found = matcher.match_document(&item_document(&matcher, &item, &source));
                     let may_alert = !first_poll || item.published.is_some_and(|p| now_dt - p <= max_age);
                     let matches = found

@@ -129,6 +129,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
     INSERT INTO meta (key, value) SELECT 'fts_upto', coalesce(max(id), 0) FROM items;
     "#,
+    // 3: items are stored in first-seen order, so their ids order them by
+    // time: the first_seen index cost every insert and served only replay.
+    r#"
+    DROP INDEX items_first_seen;
+    "#,
 ];
 
 /// Items indexed per full-text job; larger backlogs take several jobs.

@@ -537,6 +537,11 @@ impl Matcher {
         }
     }
 
+    /// True when some rule or exclusion looks at field `f`.
+    pub fn uses_field(&self, f: Field) -> bool {
+        self.fields_used & (1 << f.index()) != 0
+    }
+
     /// The matcher's view of an item: only the fields some rule looks at
     /// are normalized.
     pub fn document<'a>(&self, f: DocFields<'a>) -> Document<'a> {
