@@ -645,6 +645,15 @@ fn find_ci(hay: &str, needle: &str) -> Option<usize> {
 }
 
 fn collapse_ws(s: &str) -> String {
+    // Most text is already clean: one space between words, none around.
+    let clean = !s.starts_with(' ')
+        && !s.ends_with(' ')
+        && !s.contains("  ")
+        && !s.bytes().any(|b| b.is_ascii_whitespace() && b != b' ')
+        && !s.chars().any(|c| !c.is_ascii() && c.is_whitespace());
+    if clean {
+        return s.to_string();
+    }
     let mut out = String::with_capacity(s.len());
     for w in s.split_whitespace() {
         if !out.is_empty() {

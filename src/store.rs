@@ -134,6 +134,18 @@ const MIGRATIONS: &[&str] = &[
     r#"
     DROP INDEX items_first_seen;
     "#,
+    // 4: the full-text index without per-document column sizes: inserts
+    // skip a table write; bm25 ranking, which is rare, tokenizes instead.
+    // Rebuilt from the items table at the next indexing pass.
+    r#"
+    DROP TABLE items_fts;
+    CREATE VIRTUAL TABLE items_fts USING fts5(
+        title, summary, content,
+        content = 'items', content_rowid = 'id', columnsize = 0,
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    UPDATE meta SET value = 0 WHERE key = 'fts_upto';
+    "#,
 ];
 
 /// Items indexed per full-text job; larger backlogs take several jobs.
