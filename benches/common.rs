@@ -330,23 +330,30 @@ pub fn rules(seed: u64, ents: &[String], n: usize) -> WatchlistDef {
     }
 }
 
+/// (title, summary) of every item of `../shared/corpus/news-2025/items.jsonl`,
+/// in stream order; `None` when the corpus is absent.
+fn corpus_pieces() -> Option<Vec<(String, String)>> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/news-2025/items.jsonl");
+    let text = std::fs::read_to_string(&path).ok()?;
+    Some(
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|v| {
+                let field = |k: &str| v[k].as_str().unwrap_or("").to_string();
+                (field("title"), field("summary"))
+            })
+            .collect(),
+    )
+}
+
 /// Items of about 1 KB made of real news text: consecutive headlines and
 /// summaries of `../shared/corpus/news-2025/items.jsonl` (the title of one,
 /// then the text of the next ones). Falls back to generated text when the
 /// corpus is absent. Returns the items and where they came from.
 pub fn news_items(n: usize) -> (Vec<BenchItem>, &'static str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/news-2025/items.jsonl");
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    let Some(pieces) = corpus_pieces() else {
         return (items(7, n, &story_words(), 0.004), "generated text");
     };
-    let mut pieces = Vec::new();
-    for line in text.lines() {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
-            let t = v["title"].as_str().unwrap_or("").to_string();
-            let s = v["summary"].as_str().unwrap_or("").to_string();
-            pieces.push((t, s));
-        }
-    }
     let mut out = Vec::with_capacity(n);
     let mut i = 0;
     while out.len() < n && i + 1 < pieces.len() {
@@ -459,22 +466,19 @@ pub fn neutral_words() -> Vec<String> {
 /// story's words come in at the rate the real stream carries them. Falls back to
 /// generated text when the corpus is absent.
 pub fn stream_items(n: usize) -> (Vec<BenchItem>, &'static str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/news-2025/items.jsonl");
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    let Some(pieces) = corpus_pieces() else {
         return (items(7, n, &story_words(), 0.004), "generated text");
     };
-    let lines: Vec<&str> = text.lines().collect();
-    let step = (lines.len() / n.max(1)).max(1);
+    let step = (pieces.len() / n.max(1)).max(1);
     let mut g = Gen::new(23);
     let body = neutral_words();
-    let out = lines
-        .iter()
+    let out = pieces
+        .into_iter()
         .step_by(step)
         .take(n)
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .map(|v| BenchItem {
-            title: v["title"].as_str().unwrap_or("").to_string(),
-            summary: v["summary"].as_str().unwrap_or("").to_string(),
+        .map(|(title, summary)| BenchItem {
+            title,
+            summary,
             content: g.sentence(150, &body, 1.0),
         })
         .collect();

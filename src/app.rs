@@ -41,7 +41,7 @@ const LARGE_PARSES: usize = 2;
 
 /// The text the matcher's `source:` field sees: feed name and the domain of
 /// the item's link (or of the feed).
-pub fn source_text(feed_name: &str, link: Option<&str>, feed_url: &str) -> String {
+fn source_text(feed_name: &str, link: Option<&str>, feed_url: &str) -> String {
     let host = link
         .and_then(|l| url::Url::parse(l).ok())
         .or_else(|| url::Url::parse(feed_url).ok())
@@ -50,17 +50,29 @@ pub fn source_text(feed_name: &str, link: Option<&str>, feed_url: &str) -> Strin
     format!("{feed_name} {host}")
 }
 
-/// The matcher's view of an item.
-pub fn item_document<'a>(matcher: &Matcher, item: &'a Item, source: &'a str) -> Document<'a> {
-    matcher.document(DocFields {
+/// Runs `f` on the matcher's view of an item from the feed `feed_name` at
+/// `feed_url`. The `source:` text is built only when a rule reads it.
+pub fn with_item_document<R>(
+    matcher: &Matcher,
+    item: &Item,
+    feed_name: &str,
+    feed_url: &str,
+    f: impl FnOnce(&Document<'_>) -> R,
+) -> R {
+    let source = if matcher.uses_field(crate::rules::Field::Source) {
+        source_text(feed_name, item.link.as_deref(), feed_url)
+    } else {
+        String::new()
+    };
+    f(&matcher.document(DocFields {
         title: &item.title,
         summary: &item.summary,
         content: &item.content,
         link: item.link.as_deref().unwrap_or(""),
-        source,
+        source: &source,
         lang: item.lang.as_deref().unwrap_or(""),
         tags: &item.tags,
-    })
+    }))
 }
 
 /// What one poll of one feed did.
@@ -291,12 +303,8 @@ impl Pipeline {
                 .into_iter()
                 .map(|raw| {
                     let item = raw.normalize();
-                    let source = if matcher.uses_field(crate::rules::Field::Source) {
-                        source_text(&feed_name, item.link.as_deref(), &feed_url)
-                    } else {
-                        String::new()
-                    };
-                    let found = matcher.match_document(&item_document(&matcher, &item, &source));
+                    let found =
+                        with_item_document(&matcher, &item, &feed_name, &feed_url, |d| matcher.match_document(d));
                     let may_alert = !first_poll || item.published.is_some_and(|p| now_dt - p <= max_age);
                     let matches = found
                         .into_iter()

@@ -111,8 +111,9 @@ pub fn item_from_json(v: &Value) -> Item {
 pub fn match_line(matcher: &Matcher, watchlist: &str, v: &Value) -> Value {
     let id = v.get("id").cloned().unwrap_or(Value::Null);
     let item = item_from_json(v);
-    let source = app::source_text(str_field(v, "source"), item.link.as_deref(), str_field(v, "feed_url"));
-    let found = matcher.match_document(&app::item_document(matcher, &item, &source));
+    let found = app::with_item_document(matcher, &item, str_field(v, "source"), str_field(v, "feed_url"), |d| {
+        matcher.match_document(d)
+    });
     match found.into_iter().next() {
         Some(m) => json!({
             "id": id,
@@ -369,9 +370,21 @@ pub fn evaluate(matcher: &Matcher, labels: &Path) -> anyhow::Result<EvalReport> 
             ),
         };
         let item = item_from_json(&v);
-        let source = app::source_text(str_field(&v, "source"), item.link.as_deref(), str_field(&v, "feed_url"));
-        let doc = app::item_document(matcher, &item, &source);
-        let found = matcher.match_document(&doc);
+        let (found, miss) = app::with_item_document(
+            matcher,
+            &item,
+            str_field(&v, "source"),
+            str_field(&v, "feed_url"),
+            |d| {
+                let found = matcher.match_document(d);
+                let miss = if found.is_empty() && relevant {
+                    matcher.closest_miss(d)
+                } else {
+                    None
+                };
+                (found, miss)
+            },
+        );
         match (relevant, found.first()) {
             (true, Some(_)) => r.true_pos += 1,
             (false, None) => r.true_neg += 1,
@@ -383,8 +396,7 @@ pub fn evaluate(matcher: &Matcher, labels: &Path) -> anyhow::Result<EvalReport> 
             }
             (true, None) => {
                 r.false_neg += 1;
-                r.false_negatives
-                    .push((id_text(&v), item.title.clone(), matcher.closest_miss(&doc)));
+                r.false_negatives.push((id_text(&v), item.title.clone(), miss));
             }
         }
     }
@@ -475,8 +487,10 @@ pub async fn replay(path: &Path, since: &str, watchlist: Option<&Path>, json: bo
         after = last.id;
         for s in &page {
             scanned += 1;
-            let source = app::source_text(&s.feed_name, s.item.link.as_deref(), &s.feed_url);
-            for m in matcher.match_document(&app::item_document(&matcher, &s.item, &source)) {
+            let found = app::with_item_document(&matcher, &s.item, &s.feed_name, &s.feed_url, |d| {
+                matcher.match_document(d)
+            });
+            for m in found {
                 let keys = s.item.story_keys();
                 if keys
                     .iter()

@@ -138,7 +138,8 @@ impl FetchError {
     }
 }
 
-fn source_text(e: &(dyn std::error::Error + 'static)) -> String {
+/// The error and all its causes as one lowercase text, to classify by.
+fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
     let mut s = String::new();
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cur {
@@ -150,7 +151,7 @@ fn source_text(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 fn classify(e: reqwest::Error) -> FetchError {
-    let text = source_text(&e);
+    let text = chain_text(&e);
     if e.is_timeout() {
         FetchError::HeaderTimeout
     } else if text.contains("dns error")
@@ -277,10 +278,6 @@ impl Fetcher {
             settings,
             sites: Arc::new(Sites::default()),
         })
-    }
-
-    pub fn settings(&self) -> &FetchSettings {
-        &self.settings
     }
 
     /// Fetches `url` with conditional headers, following redirects by hand.

@@ -78,12 +78,8 @@ pub fn jittered(d: Duration, rand01: f64) -> Duration {
 
 impl Policy {
     /// The regular interval for a feed: its own if configured, else how
-    /// often it publishes, else the default; a server asking for longer
-    /// gets longer; all kept within the bounds.
-    pub fn interval_for(&self, feed_interval: Option<Duration>, server_hint: Option<Duration>) -> Duration {
-        self.interval_with(feed_interval, None, server_hint)
-    }
-
+    /// often it publishes (`observed`), else the default; a server asking
+    /// for longer gets longer; all kept within the bounds.
     fn interval_with(
         &self,
         feed_interval: Option<Duration>,
@@ -194,7 +190,7 @@ impl Policy {
                 message,
                 retry_after,
             } => {
-                let interval = self.interval_for(feed_interval, None);
+                let interval = self.interval_with(feed_interval, None, None);
                 s.consecutive_failures += 1;
                 s.health = if s.consecutive_failures >= 2 {
                     Health::Backoff

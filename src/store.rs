@@ -361,7 +361,6 @@ fn serve(conn: &mut Connection, rx: &mut mpsc::Receiver<Job>) {
 pub struct Store {
     tx: mpsc::Sender<Job>,
     thread: std::sync::Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
-    path: PathBuf,
 }
 
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
@@ -421,12 +420,7 @@ impl Store {
         Ok(Store {
             tx,
             thread: std::sync::Arc::new(std::sync::Mutex::new(Some(thread))),
-            path: path.to_path_buf(),
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
