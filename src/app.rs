@@ -39,6 +39,13 @@ const FTS_EVERY: Duration = Duration::from_secs(20);
 const LARGE_BODY: usize = 1024 * 1024;
 const LARGE_PARSES: usize = 2;
 
+/// Parsing and matching run on the blocking pool at most one job per core:
+/// more would only take turns on the same cores, each on its own thread
+/// with its own allocator arena (more memory, more context switches).
+fn cpu_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
 /// The text the matcher's `source:` field sees: feed name and the domain of
 /// the item's link (or of the feed).
 fn source_text(feed_name: &str, link: Option<&str>, feed_url: &str) -> String {
@@ -99,6 +106,7 @@ pub struct Pipeline {
     pub policy: Policy,
     specs: HashMap<String, FeedSpec>,
     large_parses: Arc<Semaphore>,
+    cpu: Arc<Semaphore>,
 }
 
 impl Pipeline {
@@ -121,6 +129,7 @@ impl Pipeline {
             policy,
             specs,
             large_parses: Arc::new(Semaphore::new(LARGE_PARSES)),
+            cpu: Arc::new(Semaphore::new(cpu_slots())),
         })
     }
 
@@ -177,7 +186,9 @@ impl Pipeline {
                 } else {
                     None
                 };
+                let cpu = self.cpu.clone().acquire_owned().await.ok();
                 let parsed = tokio::task::spawn_blocking(move || {
+                    let _cpu = cpu;
                     feed::parse_document(&body, &url, ctype.as_deref(), lang.as_deref())
                 })
                 .await;
@@ -297,7 +308,9 @@ impl Pipeline {
         let matcher = self.matcher.clone();
         let feed_name = feed.name.clone();
         let feed_url = feed.url.clone();
+        let cpu = self.cpu.clone().acquire_owned().await.ok();
         let new_items = tokio::task::spawn_blocking(move || {
+            let _cpu = cpu;
             let now_dt = crate::store::ms_to_datetime(now);
             fresh
                 .into_iter()

@@ -146,6 +146,13 @@ const MIGRATIONS: &[&str] = &[
     );
     UPDATE meta SET value = 0 WHERE key = 'fts_upto';
     "#,
+    // 5: a 4 MiB buffer of pending index entries (the default is 1 MiB):
+    // a bulk pass writes a quarter as many segments and merges them less
+    // often (flushing and merging: 0.52 G instructions for 35,000 items
+    // before, 0.1 G after).
+    r#"
+    INSERT INTO items_fts (items_fts, rank) VALUES ('hashsize', 4194304);
+    "#,
 ];
 
 /// Items indexed per full-text job; larger backlogs take several jobs.
