@@ -18,7 +18,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::rules::{Severity, TermHit};
-use crate::store::{OutboxEntry, Store, StoreError, now_ms};
+use crate::scheduler::Clock;
+use crate::store::{OutboxEntry, Store, StoreError};
 
 /// One alert: one story matching one watchlist. This is the JSON Lines
 /// record of the alert log.
@@ -303,14 +304,16 @@ pub struct AlertWorker {
     store: Store,
     sinks: Arc<HashMap<String, Arc<dyn AlertSink>>>,
     wake: Arc<Notify>,
+    clock: Clock,
 }
 
 impl AlertWorker {
-    pub fn new(store: Store, sinks: Vec<Arc<dyn AlertSink>>) -> AlertWorker {
+    pub fn new(store: Store, sinks: Vec<Arc<dyn AlertSink>>, clock: Clock) -> AlertWorker {
         AlertWorker {
             store,
             sinks: Arc::new(sinks.into_iter().map(|s| (s.name().to_string(), s)).collect()),
             wake: Arc::new(Notify::new()),
+            clock,
         }
     }
 
@@ -334,7 +337,7 @@ impl AlertWorker {
         let mut stats = DrainStats::default();
         let mut last_row = 0;
         loop {
-            let now = now_ms();
+            let now = self.clock.now_ms();
             let due = self.store.due_outbox(due_by.unwrap_or(now), last_row, BATCH).await?;
             if let Some(e) = due.last() {
                 last_row = e.row;
@@ -374,7 +377,7 @@ impl AlertWorker {
                 }
             }
             stats.delivered += delivered.len();
-            self.store.mark_delivered(delivered, now_ms()).await?;
+            self.store.mark_delivered(delivered, self.clock.now_ms()).await?;
         }
     }
 
@@ -387,7 +390,7 @@ impl AlertWorker {
             }
             let next = self.store.next_outbox_due().await.ok().flatten();
             let sleep_for = next
-                .map(|t| Duration::from_millis((t - now_ms()).clamp(100, 60_000) as u64))
+                .map(|t| Duration::from_millis((t - self.clock.now_ms()).clamp(100, 60_000) as u64))
                 .unwrap_or(Duration::from_secs(60));
             tokio::select! {
                 _ = cancel.cancelled() => break,

@@ -24,8 +24,8 @@ use crate::config::{Config, FeedSpec};
 use crate::feed::{self, Item};
 use crate::fetch::{FetchError, FetchSettings, Fetched, Fetcher, Validators};
 use crate::rules::{DocFields, Document, Matcher, WatchlistMatch};
-use crate::scheduler::{self, Outcome, Policy};
-use crate::store::{AlertDraft, FeedRow, NewItem, NewMatch, PollCommit, Store, now_ms};
+use crate::scheduler::{self, Clock, Outcome, Policy};
+use crate::store::{AlertDraft, FeedRow, NewItem, NewMatch, PollCommit, Store};
 use crate::systemd;
 
 /// How long shutdown waits for polls in flight before giving up on them.
@@ -107,17 +107,23 @@ pub struct Pipeline {
     specs: HashMap<String, FeedSpec>,
     large_parses: Arc<Semaphore>,
     cpu: Arc<Semaphore>,
+    pub clock: Clock,
 }
 
 impl Pipeline {
     /// Opens the store and builds the client, matcher and alert worker.
     pub fn build(config: Config) -> anyhow::Result<Pipeline> {
+        Pipeline::with_clock(config, Clock::System)
+    }
+
+    /// Like [`Pipeline::build`], reading the time from `clock`.
+    pub fn with_clock(config: Config, clock: Clock) -> anyhow::Result<Pipeline> {
         let store = Store::open(&config.database)
             .with_context(|| format!("cannot open database {}", config.database.display()))?;
         let fetcher = Fetcher::new(FetchSettings::from(&config.polling)).context("cannot build HTTP client")?;
         let matcher = Arc::new(Matcher::new(config.watchlists.clone()));
         let sinks: Vec<Arc<dyn AlertSink>> = vec![Arc::new(JsonlSink::new(&config.alert_log))];
-        let worker = AlertWorker::new(store.clone(), sinks);
+        let worker = AlertWorker::new(store.clone(), sinks, clock);
         let policy = Policy::from(&config.polling);
         let specs = config.feeds.iter().map(|f| (f.url.clone(), f.clone())).collect();
         Ok(Pipeline {
@@ -130,6 +136,7 @@ impl Pipeline {
             specs,
             large_parses: Arc::new(Semaphore::new(LARGE_PARSES)),
             cpu: Arc::new(Semaphore::new(cpu_slots())),
+            clock,
         })
     }
 
@@ -158,7 +165,7 @@ impl Pipeline {
                 return (feed.clone(), report);
             }
         };
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let rand01 = fastrand::f64();
         let mut updated = feed.clone();
         let outcome = match fetched {
@@ -492,7 +499,7 @@ async fn poll_all(p: &Arc<Pipeline>, feeds: Vec<FeedRow>, cancel: &CancellationT
 pub async fn run_once(config: Config, all: bool) -> anyhow::Result<CycleReport> {
     let p = Arc::new(Pipeline::build(config)?);
     let feeds = p.sync_feeds().await?;
-    let now = now_ms();
+    let now = p.clock.now_ms();
     let due: Vec<FeedRow> = feeds
         .into_iter()
         .filter(|f| scheduler::is_due(&f.state, now, all))
@@ -522,7 +529,12 @@ pub async fn run_once(config: Config, all: bool) -> anyhow::Result<CycleReport> 
 
 /// Runs the daemon until `cancel` fires.
 pub async fn run_daemon(config: Config, cancel: CancellationToken) -> anyhow::Result<()> {
-    let p = Arc::new(Pipeline::build(config)?);
+    run_daemon_with_clock(config, cancel, Clock::System).await
+}
+
+/// Like [`run_daemon`], reading the time from `clock`.
+pub async fn run_daemon_with_clock(config: Config, cancel: CancellationToken, clock: Clock) -> anyhow::Result<()> {
+    let p = Arc::new(Pipeline::with_clock(config, clock)?);
     let mut feeds = p.sync_feeds().await?;
     let tracker = TaskTracker::new();
     let worker_cancel = CancellationToken::new();
@@ -564,7 +576,7 @@ pub async fn run_daemon(config: Config, cancel: CancellationToken) -> anyhow::Re
 
     // Feeds overdue at start-up are spread over a window so that thousands
     // of feeds do not fire in the same second.
-    let now = now_ms();
+    let now = p.clock.now_ms();
     let window = scheduler::startup_window(feeds.len(), p.policy.interval);
     let mut queue: BinaryHeap<Reverse<(i64, usize)>> = BinaryHeap::new();
     for (i, f) in feeds.iter().enumerate() {
@@ -585,7 +597,7 @@ pub async fn run_daemon(config: Config, cancel: CancellationToken) -> anyhow::Re
         let sleep = async {
             match next {
                 Some(t) => {
-                    let wait = (t - now_ms()).max(0) as u64;
+                    let wait = (t - p.clock.now_ms()).max(0) as u64;
                     tokio::time::sleep(Duration::from_millis(wait)).await
                 }
                 None => std::future::pending().await,
@@ -605,7 +617,7 @@ pub async fn run_daemon(config: Config, cancel: CancellationToken) -> anyhow::Re
                 }
             }
             _ = sleep => {
-                let now = now_ms();
+                let now = p.clock.now_ms();
                 while let Some(Reverse((t, i))) = queue.peek().copied() {
                     if t > now {
                         break;

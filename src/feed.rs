@@ -299,7 +299,7 @@ impl RawEntry {
     pub fn normalize(self) -> Item {
         let e = self.entry;
         let text =
-            |t: Option<feed_rs::model::Text>, max| t.map(|t| clip(html_to_text(&t.content), max)).unwrap_or_default();
+            |t: Option<feed_rs::model::Text>, max| t.map(|t| clip(owned_text(t.content), max)).unwrap_or_default();
         let mut tags: Vec<String> = e
             .categories
             .iter()
@@ -314,7 +314,7 @@ impl RawEntry {
             content: e
                 .content
                 .and_then(|c| c.body)
-                .map(|b| clip(html_to_text(&b), MAX_TEXT))
+                .map(|b| clip(owned_text(b), MAX_TEXT))
                 .unwrap_or_default(),
             link: self.link,
             published: self.published,
@@ -644,16 +644,52 @@ fn find_ci(hay: &str, needle: &str) -> Option<usize> {
         .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
+/// True when `s` has single spaces between words and none around them,
+/// as most feed text has: one pass over the bytes, characters decoded only
+/// where a multi-byte space may start.
+fn is_clean(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.first() == Some(&b' ') || b.last() == Some(&b' ') {
+        return false;
+    }
+    let mut prev_space = false;
+    let mut maybe_wide_space = false;
+    for &c in b {
+        if c == b' ' {
+            if prev_space {
+                return false;
+            }
+            prev_space = true;
+            continue;
+        }
+        prev_space = false;
+        // Tab, line feed, vertical tab, form feed, carriage return.
+        if (0x09..=0x0d).contains(&c) {
+            return false;
+        }
+        // Lead bytes of U+0085, U+00A0, U+1680, U+2000-U+205F, U+3000.
+        maybe_wide_space |= matches!(c, 0xc2 | 0xe1 | 0xe2 | 0xe3);
+    }
+    !maybe_wide_space || !s.chars().any(|c| !c.is_ascii() && c.is_whitespace())
+}
+
 fn collapse_ws(s: &str) -> String {
-    // Most text is already clean: one space between words, none around.
-    let clean = !s.starts_with(' ')
-        && !s.ends_with(' ')
-        && !s.contains("  ")
-        && !s.bytes().any(|b| b.is_ascii_whitespace() && b != b' ')
-        && !s.chars().any(|c| !c.is_ascii() && c.is_whitespace());
-    if clean {
+    if is_clean(s) {
         return s.to_string();
     }
+    collapse_dirty(s)
+}
+
+/// Plain text of an HTML fragment the caller owns: clean plain text (most
+/// feed text) is returned as it is, without a copy.
+fn owned_text(s: String) -> String {
+    if !s.contains(['<', '&']) && is_clean(&s) {
+        return s;
+    }
+    html_to_text(&s)
+}
+
+fn collapse_dirty(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for w in s.split_whitespace() {
         if !out.is_empty() {
@@ -927,6 +963,28 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(html_to_text(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn whitespace_is_collapsed_whatever_its_kind() {
+        let cases = [
+            ("plain words here", "plain words here"),
+            (" leading", "leading"),
+            ("trailing ", "trailing"),
+            ("two  spaces", "two spaces"),
+            ("tab\there", "tab here"),
+            ("line\nfeed\r\nend", "line feed end"),
+            ("vertical\u{b}tab", "vertical tab"),
+            ("no\u{a0}break", "no break"),
+            ("em\u{2003}space and \u{2014} dash", "em space and \u{2014} dash"),
+            ("ideographic\u{3000}space", "ideographic space"),
+            ("Переговоры в Женеве", "Переговоры в Женеве"),
+            ("", ""),
+        ];
+        for (input, want) in cases {
+            assert_eq!(html_to_text(input), want, "{input:?}");
+            assert_eq!(owned_text(input.to_string()), want, "{input:?}");
         }
     }
 
