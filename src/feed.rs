@@ -212,13 +212,17 @@ pub struct Decoded<'a> {
 /// polled.
 pub fn syndication_period(doc: &[u8]) -> Option<std::time::Duration> {
     let head = &doc[..doc.len().min(16 * 1024)];
-    let text = std::str::from_utf8(head).ok()?;
-    let value = |tag: &str| -> Option<String> {
-        let open = text.find(&format!("{tag}>"))? + tag.len() + 1;
-        let close = text[open..].find('<')? + open;
-        Some(text[open..close].trim().to_ascii_lowercase())
+    let value = |tag: &[u8]| -> Option<String> {
+        let open = memchr::memmem::find(head, tag)? + tag.len();
+        let close = memchr::memchr(b'<', &head[open..])? + open;
+        Some(
+            std::str::from_utf8(&head[open..close])
+                .ok()?
+                .trim()
+                .to_ascii_lowercase(),
+        )
     };
-    let period = value("updatePeriod")?;
+    let period = value(b"updatePeriod>")?;
     let hours: u64 = match period.as_str() {
         "hourly" => 1,
         "daily" => 24,
@@ -227,7 +231,7 @@ pub fn syndication_period(doc: &[u8]) -> Option<std::time::Duration> {
         "yearly" => 24 * 365,
         _ => return None,
     };
-    let frequency = value("updateFrequency")
+    let frequency = value(b"updateFrequency>")
         .and_then(|f| f.parse::<u64>().ok())
         .unwrap_or(1)
         .max(1);
@@ -590,7 +594,7 @@ fn is_block_tag(name: &str) -> bool {
 /// Plain text of an HTML fragment: tags, comments, scripts and styles
 /// removed, entities decoded, whitespace collapsed.
 pub fn html_to_text(s: &str) -> String {
-    if !s.contains(['<', '&']) {
+    if !s.bytes().any(|b| b == b'<' || b == b'&') {
         return collapse_ws(s);
     }
     let mut out = String::with_capacity(s.len());
@@ -644,46 +648,60 @@ fn find_ci(hay: &str, needle: &str) -> Option<usize> {
         .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
-/// True when `s` has single spaces between words and none around them,
-/// as most feed text has: one pass over the bytes, characters decoded only
-/// where a multi-byte space may start.
-fn is_clean(s: &str) -> bool {
+/// True when `s` is plain text already: single spaces between words, none
+/// around them, no other whitespace, and (with `markup`) no `<` or `&`.
+/// Most feed text is; a few vectorized scans for the rare bytes tell.
+fn is_plain(s: &str, markup: bool) -> bool {
+    use memchr::{memchr, memchr2, memchr3, memchr3_iter, memmem};
     let b = s.as_bytes();
-    if b.first() == Some(&b' ') || b.last() == Some(&b' ') {
+    if b.first() == Some(&b' ') || b.last() == Some(&b' ') || memmem::find(b, b"  ").is_some() {
         return false;
     }
-    let mut prev_space = false;
-    let mut maybe_wide_space = false;
-    for &c in b {
-        if c == b' ' {
-            if prev_space {
-                return false;
-            }
-            prev_space = true;
-            continue;
+    // Tab, line feed, vertical tab, form feed, carriage return.
+    if memchr3(b'\t', b'\n', b'\r', b).is_some() || memchr2(0x0b, 0x0c, b).is_some() {
+        return false;
+    }
+    if markup && memchr2(b'<', b'&', b).is_some() {
+        return false;
+    }
+    // The UTF-8 forms of U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028,
+    // U+2029, U+202F, U+205F and U+3000, found by their lead bytes.
+    let wide_space = |i: usize| {
+        let next = (b.get(i + 1).copied(), b.get(i + 2).copied());
+        match b[i] {
+            0xc2 => matches!(next.0, Some(0x85 | 0xa0)),
+            0xe1 => next == (Some(0x9a), Some(0x80)),
+            0xe2 => matches!(
+                next,
+                (Some(0x80), Some(0x80..=0x8a | 0xa8 | 0xa9 | 0xaf)) | (Some(0x81), Some(0x9f))
+            ),
+            _ => next == (Some(0x80), Some(0x80)),
         }
-        prev_space = false;
-        // Tab, line feed, vertical tab, form feed, carriage return.
-        if (0x09..=0x0d).contains(&c) {
+    };
+    if memchr3_iter(0xc2, 0xe1, 0xe2, b).any(wide_space) {
+        return false;
+    }
+    let mut rest = 0;
+    while let Some(k) = memchr(0xe3, &b[rest..]) {
+        if wide_space(rest + k) {
             return false;
         }
-        // Lead bytes of U+0085, U+00A0, U+1680, U+2000-U+205F, U+3000.
-        maybe_wide_space |= matches!(c, 0xc2 | 0xe1 | 0xe2 | 0xe3);
+        rest += k + 1;
     }
-    !maybe_wide_space || !s.chars().any(|c| !c.is_ascii() && c.is_whitespace())
+    true
 }
 
 fn collapse_ws(s: &str) -> String {
-    if is_clean(s) {
+    if is_plain(s, false) {
         return s.to_string();
     }
     collapse_dirty(s)
 }
 
-/// Plain text of an HTML fragment the caller owns: clean plain text (most
-/// feed text) is returned as it is, without a copy.
+/// Plain text of an HTML fragment the caller owns: plain text (most feed
+/// text) is returned as it is, without a copy.
 fn owned_text(s: String) -> String {
-    if !s.contains(['<', '&']) && is_clean(&s) {
+    if is_plain(&s, true) {
         return s;
     }
     html_to_text(&s)
@@ -986,6 +1004,25 @@ mod tests {
             assert_eq!(html_to_text(input), want, "{input:?}");
             assert_eq!(owned_text(input.to_string()), want, "{input:?}");
         }
+    }
+
+    #[test]
+    fn plain_text_check_knows_every_space() {
+        // Every character up to U+3100 (all of Unicode's whitespace lies
+        // below), between two letters and at either end.
+        for c in (0..0x3100u32).filter_map(char::from_u32) {
+            let want = c == ' ' || !c.is_whitespace();
+            assert_eq!(is_plain(&format!("a{c}b"), false), want, "U+{:04X}", c as u32);
+            if c != ' ' {
+                assert_eq!(is_plain(&format!("{c}b"), false), want, "U+{:04X}", c as u32);
+                assert_eq!(is_plain(&format!("a{c}"), false), want, "U+{:04X}", c as u32);
+            }
+            let markup = want && c != '<' && c != '&';
+            assert_eq!(is_plain(&format!("a{c}b"), true), markup, "U+{:04X}", c as u32);
+        }
+        assert!(!is_plain("a  b", false));
+        assert!(!is_plain(" a", false));
+        assert!(is_plain("", true));
     }
 
     #[test]
