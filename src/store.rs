@@ -17,6 +17,9 @@ use crate::config::FeedSpec;
 use crate::feed::Item;
 use crate::rules::WatchlistMatch;
 
+mod tokenizer;
+pub use tokenizer::TokenizerError;
+
 /// Jobs waiting for the store thread; senders wait when it is full.
 const QUEUE: usize = 256;
 
@@ -38,6 +41,8 @@ pub enum StoreError {
     NotCommitted,
     #[error("cannot encode stored value")]
     Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Tokenizer(#[from] TokenizerError),
 }
 
 /// Schema migrations, applied in order; the database's `user_version` is the
@@ -152,6 +157,24 @@ const MIGRATIONS: &[&str] = &[
     // before, 0.1 G after).
     r#"
     INSERT INTO items_fts (items_fts, rank) VALUES ('hashsize', 4194304);
+    "#,
+    // 6: the full-text index cuts and folds words with newshound's own
+    // tokenizer (`store::tokenizer`), as watchlist rules do: a search finds
+    // what a rule would, in every script; and pure ASCII text, most of it,
+    // is tokenized for a fraction of unicode61's cost (a cold cycle of
+    // 1,000 feeds: 4.94 G instructions instead of 5.13 G). Rebuilt from
+    // the items table at the next indexing pass. Tools other than
+    // newshound cannot read this index (they lack the tokenizer); every
+    // other table they can.
+    r#"
+    DROP TABLE items_fts;
+    CREATE VIRTUAL TABLE items_fts USING fts5(
+        title, summary, content,
+        content = 'items', content_rowid = 'id', columnsize = 0,
+        tokenize = 'newshound'
+    );
+    INSERT INTO items_fts (items_fts, rank) VALUES ('hashsize', 4194304);
+    UPDATE meta SET value = 0 WHERE key = 'fts_upto';
     "#,
 ];
 
@@ -378,6 +401,7 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
         })?;
     }
     let mut conn = Connection::open(path)?;
+    tokenizer::register(&conn)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     // WAL must be set outside a transaction.
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -930,5 +954,51 @@ mod tests {
         assert_eq!(v, MIGRATIONS.len() as i64);
         let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn the_index_cuts_and_folds_words_as_rules_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_connection(&dir.path().join("s.db")).unwrap();
+        conn.execute(
+            "INSERT INTO feeds (id, url, name, added_at) VALUES (1, 'http://127.0.0.1/f', 'f', 0)",
+            [],
+        )
+        .unwrap();
+        let titles = [
+            "Zelenskyy's team studies the 28-point plan",
+            "和平计划在日内瓦讨论",
+            "Переговоры в ЖЕНЕВЕ",
+            "Straße nach Genève",
+        ];
+        for (i, t) in titles.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO items (feed_id, key, title, summary, content, first_seen) VALUES (1, ?1, ?2, '', '', 0)",
+                params![format!("k{i}"), t],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO items_fts (rowid, title, summary, content) SELECT id, title, summary, content FROM items",
+            [],
+        )
+        .unwrap();
+        let hits = |q: &str| -> Vec<i64> {
+            let mut st = conn
+                .prepare("SELECT rowid FROM items_fts WHERE items_fts MATCH ?1 ORDER BY rowid")
+                .unwrap();
+            st.query_map([q], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect()
+        };
+        assert_eq!(hits("\"28 point\""), [1]);
+        assert_eq!(hits("ZELENSKYY"), [1]);
+        assert_eq!(hits("\"zelenskyy s\""), [1]);
+        // Ideographs are words of one character: a word inside a run is
+        // found (unicode61 takes the whole run as one word).
+        assert_eq!(hits("\"计划\""), [2]);
+        assert_eq!(hits("женеве"), [3]);
+        assert_eq!(hits("geneve"), [4]);
+        assert_eq!(hits("strasse"), [4]);
+        assert_eq!(hits("zelen*"), [1]);
+        assert!(hits("gaza").is_empty());
     }
 }
