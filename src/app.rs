@@ -66,12 +66,36 @@ pub fn with_item_document<R>(
     feed_url: &str,
     f: impl FnOnce(&Document<'_>) -> R,
 ) -> R {
+    with_item_fields(
+        matcher,
+        item,
+        feed_name,
+        feed_url,
+        |fields| f(&matcher.document(fields)),
+    )
+}
+
+/// An item's watchlist matches (the quick raw test first, see
+/// [`Matcher::may_match`]).
+pub fn match_item(matcher: &Matcher, item: &Item, feed_name: &str, feed_url: &str) -> Vec<WatchlistMatch> {
+    with_item_fields(matcher, item, feed_name, feed_url, |fields| {
+        matcher.match_fields(fields)
+    })
+}
+
+fn with_item_fields<R>(
+    matcher: &Matcher,
+    item: &Item,
+    feed_name: &str,
+    feed_url: &str,
+    f: impl FnOnce(DocFields<'_>) -> R,
+) -> R {
     let source = if matcher.uses_field(crate::rules::Field::Source) {
         source_text(feed_name, item.link.as_deref(), feed_url)
     } else {
         String::new()
     };
-    f(&matcher.document(DocFields {
+    f(DocFields {
         title: &item.title,
         summary: &item.summary,
         content: &item.content,
@@ -79,7 +103,7 @@ pub fn with_item_document<R>(
         source: &source,
         lang: item.lang.as_deref().unwrap_or(""),
         tags: &item.tags,
-    }))
+    })
 }
 
 /// What one poll of one feed did.
@@ -323,8 +347,7 @@ impl Pipeline {
                 .into_iter()
                 .map(|raw| {
                     let item = raw.normalize();
-                    let found =
-                        with_item_document(&matcher, &item, &feed_name, &feed_url, |d| matcher.match_document(d));
+                    let found = match_item(&matcher, &item, &feed_name, &feed_url);
                     let may_alert = !first_poll || item.published.is_some_and(|p| now_dt - p <= max_age);
                     let matches = found
                         .into_iter()

@@ -111,9 +111,7 @@ pub fn item_from_json(v: &Value) -> Item {
 pub fn match_line(matcher: &Matcher, watchlist: &str, v: &Value) -> Value {
     let id = v.get("id").cloned().unwrap_or(Value::Null);
     let item = item_from_json(v);
-    let found = app::with_item_document(matcher, &item, str_field(v, "source"), str_field(v, "feed_url"), |d| {
-        matcher.match_document(d)
-    });
+    let found = app::match_item(matcher, &item, str_field(v, "source"), str_field(v, "feed_url"));
     match found.into_iter().next() {
         Some(m) => json!({
             "id": id,
@@ -370,21 +368,14 @@ pub fn evaluate(matcher: &Matcher, labels: &Path) -> anyhow::Result<EvalReport> 
             ),
         };
         let item = item_from_json(&v);
-        let (found, miss) = app::with_item_document(
-            matcher,
-            &item,
-            str_field(&v, "source"),
-            str_field(&v, "feed_url"),
-            |d| {
-                let found = matcher.match_document(d);
-                let miss = if found.is_empty() && relevant {
-                    matcher.closest_miss(d)
-                } else {
-                    None
-                };
-                (found, miss)
-            },
-        );
+        // The daemon's path, quick raw test included.
+        let (source, feed_url) = (str_field(&v, "source"), str_field(&v, "feed_url"));
+        let found = app::match_item(matcher, &item, source, feed_url);
+        let miss = if found.is_empty() && relevant {
+            app::with_item_document(matcher, &item, source, feed_url, |d| matcher.closest_miss(d))
+        } else {
+            None
+        };
         match (relevant, found.first()) {
             (true, Some(_)) => r.true_pos += 1,
             (false, None) => r.true_neg += 1,
@@ -487,9 +478,7 @@ pub async fn replay(path: &Path, since: &str, watchlist: Option<&Path>, json: bo
         after = last.id;
         for s in &page {
             scanned += 1;
-            let found = app::with_item_document(&matcher, &s.item, &s.feed_name, &s.feed_url, |d| {
-                matcher.match_document(d)
-            });
+            let found = app::match_item(&matcher, &s.item, &s.feed_name, &s.feed_url);
             for m in found {
                 let keys = s.item.story_keys();
                 if keys

@@ -140,6 +140,11 @@ proptest! {
             prop_assert_eq!(&m.match_document(&doc), &expected, "title {:?} summary {:?}", title, summary);
             // The daemon's documents hold only the fields the rules use.
             prop_assert_eq!(&m.match_document(&m.document(fields)), &expected);
+            // The quick test on raw text never turns away a match.
+            prop_assert_eq!(&m.match_fields(fields), &expected);
+            if !m.may_match(&fields) {
+                prop_assert!(expected.is_empty());
+            }
         }
     }
 }
