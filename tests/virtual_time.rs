@@ -3,7 +3,9 @@
 //! virtual time of every request. Each endpoint must be asked again exactly
 //! when the scheduling rules say: the interval with its jitter, the server's
 //! TTL and max-age, Retry-After in seconds and as a date, doubling backoff
-//! after failures, never again after 410.
+//! after every kind of failure (no headers, a trickled body, a reset, 404,
+//! 500, an HTML page, an empty body, a redirect loop), never again after
+//! 410.
 
 mod common;
 
@@ -47,6 +49,14 @@ fn respond(path: &str, nth: usize) -> (&'static str, String, String) {
             )
         }
         "/fail" => ("500 Internal Server Error", String::new(), "broken".into()),
+        "/missing" => ("404 Not Found", String::new(), "no such feed".into()),
+        "/html" => (
+            OK,
+            "Content-Type: text/html\r\n".into(),
+            "<!DOCTYPE html><html><body><p>Moved to our new site</p></body></html>".into(),
+        ),
+        "/empty" => (OK, feed, String::new()),
+        "/loop" => ("301 Moved Permanently", "Location: /loop\r\n".into(), String::new()),
         "/gone" => ("410 Gone", String::new(), String::new()),
         _ => (OK, feed, rss(path, "")),
     }
@@ -71,6 +81,31 @@ async fn serve(listener: TcpListener, log: Log) {
                 l.push((path.clone(), Instant::now()));
                 l.iter().filter(|(p, _)| *p == path).count()
             };
+            match path.as_str() {
+                // Nothing after the request: the fetch deadline ends it.
+                "/never-headers" => {
+                    tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
+                    return;
+                }
+                // A byte a second of a 1,000-byte body.
+                "/trickle" => {
+                    let head = "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: 1000\r\n\r\n";
+                    let _ = sock.write_all(head.as_bytes()).await;
+                    for _ in 0..1000 {
+                        if sock.write_all(b"<").await.is_err() {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    return;
+                }
+                // The connection reset instead of an answer.
+                "/reset" => {
+                    let _ = sock.set_linger(Some(Duration::ZERO));
+                    return;
+                }
+                _ => {}
+            }
             let (status, headers, body) = respond(&path, nth);
             let reply = format!(
                 "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n{body}",
@@ -106,7 +141,22 @@ async fn next_polls_fall_when_the_rules_say_in_virtual_time() {
     let addr = listener.local_addr().unwrap();
     let log: Log = Arc::default();
     tokio::spawn(serve(listener, log.clone()));
-    let paths = ["/ok", "/ttl", "/max-age", "/retry", "/retry-date", "/fail", "/gone"];
+    let paths = [
+        "/ok",
+        "/ttl",
+        "/max-age",
+        "/retry",
+        "/retry-date",
+        "/fail",
+        "/gone",
+        "/never-headers",
+        "/trickle",
+        "/reset",
+        "/missing",
+        "/html",
+        "/empty",
+        "/loop",
+    ];
     let urls: Vec<String> = paths.iter().map(|p| format!("http://{addr}{p}")).collect();
     let cfg = common::TestConfig::new(&urls, "interval = \"10m\"\nmax_interval = \"6h\"");
     let config = newshound::config::load(&cfg.path()).unwrap();
@@ -162,7 +212,7 @@ async fn next_polls_fall_when_the_rules_say_in_virtual_time() {
     // 503 with Retry-After: 120 is a wait of exactly 120 s, then the
     // regular interval.
     let retry = gaps(&times(&log, "/retry", start));
-    assert!(within(retry[0], 120.0, 121.0), "/retry gaps {retry:?}");
+    assert!(within(retry[0], 119.9, 121.0), "/retry gaps {retry:?}");
     assert!(within(retry[1], 540.0, 661.0), "/retry gaps {retry:?}");
     // 429 with Retry-After as an HTTP date 300 s ahead (whole seconds).
     let retry_date = gaps(&times(&log, "/retry-date", start));
@@ -174,6 +224,22 @@ async fn next_polls_fall_when_the_rules_say_in_virtual_time() {
     for (i, g) in fail.iter().take(3).enumerate() {
         let want = 600.0 * f64::from(1u32 << i);
         assert!(within(*g, want * 0.9, want * 1.1 + 1.0), "/fail gap {i}: {fail:?}");
+    }
+    // Every other failure backs off the same way.
+    for p in [
+        "/never-headers",
+        "/trickle",
+        "/reset",
+        "/missing",
+        "/html",
+        "/empty",
+        "/loop",
+    ] {
+        let g = gaps(&times(&log, p, start));
+        assert!(
+            g.len() >= 2 && within(g[0], 540.0, 661.0 + 3.0) && within(g[1], 1080.0, 1321.0 + 3.0),
+            "{p} gaps {g:?}"
+        );
     }
     // 410: never asked again.
     assert_eq!(times(&log, "/gone", start).len(), 1, "{all}");
@@ -193,4 +259,17 @@ async fn next_polls_fall_when_the_rules_say_in_virtual_time() {
     assert_eq!(state("/fail").health, newshound::store::Health::Backoff);
     assert_eq!(state("/fail").consecutive_failures as usize, fail.len() + 1);
     assert_eq!(state("/ok").health, newshound::store::Health::Ok);
+    for (p, kind) in [
+        ("/never-headers", "timeout"),
+        ("/trickle", "timeout"),
+        ("/reset", "connect"),
+        ("/missing", "http_status"),
+        ("/html", "html"),
+        ("/empty", "empty"),
+        ("/loop", "redirect"),
+        ("/fail", "http_status"),
+        ("/gone", "gone"),
+    ] {
+        assert_eq!(state(p).error_kind.as_deref(), Some(kind), "{p}");
+    }
 }
