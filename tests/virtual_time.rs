@@ -101,6 +101,9 @@ async fn serve(listener: TcpListener, log: Log) {
                 }
                 // The connection reset instead of an answer.
                 "/reset" => {
+                    // SO_LINGER 0: closing sends a reset, not a FIN (with a
+                    // zero timeout the close does not block).
+                    #[allow(deprecated)]
                     let _ = sock.set_linger(Some(Duration::ZERO));
                     return;
                 }
