@@ -409,7 +409,8 @@ enum Searcher {
 }
 
 impl Searcher {
-    fn build(patterns: &[String]) -> Option<Searcher> {
+    /// A searcher for `patterns`, ignoring ASCII case when `ascii_case`.
+    fn build<P: AsRef<[u8]>>(patterns: &[P], ascii_case: bool) -> Option<Searcher> {
         if patterns.is_empty() {
             return None;
         }
@@ -417,6 +418,7 @@ impl Searcher {
         // every word, and it makes the start state special in the loop.
         let dfa = aho_corasick::dfa::Builder::new()
             .match_kind(MatchKind::Standard)
+            .ascii_case_insensitive(ascii_case)
             .prefilter(false)
             .build(patterns)
             .ok()
@@ -428,11 +430,29 @@ impl Searcher {
         dfa.or_else(|| {
             AhoCorasickBuilder::new()
                 .match_kind(MatchKind::Standard)
+                .ascii_case_insensitive(ascii_case)
                 .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
                 .build(patterns)
                 .ok()
                 .map(Searcher::Nfa)
         })
+    }
+
+    /// True when some pattern occurs in `text`.
+    fn any(&self, text: &[u8]) -> bool {
+        match self {
+            Searcher::Dfa(dfa, start) => {
+                let mut sid = *start;
+                for &byte in text {
+                    sid = dfa.next_state(Anchored::No, sid, byte);
+                    if dfa.is_special(sid) && dfa.is_match(sid) {
+                        return true;
+                    }
+                }
+                false
+            }
+            Searcher::Nfa(ac) => ac.is_match(text),
+        }
     }
 
     /// Calls `each(literal, start)` for every occurrence in `text`.
@@ -514,9 +534,9 @@ fn ascii_words(t: &str) -> bool {
 #[derive(Debug, Clone)]
 struct RawTest {
     /// The longest word of each literal that makes a rule a candidate, the
-    /// ASCII ones (others cannot occur in ASCII text); `None` when there
-    /// are none.
-    keys: Option<(Box<aho_corasick::dfa::DFA>, StateID)>,
+    /// ASCII ones (others cannot occur in ASCII text), any case; `None`
+    /// when there are none.
+    keys: Option<Searcher>,
 }
 
 impl RawTest {
@@ -537,35 +557,9 @@ impl RawTest {
         if keys.is_empty() {
             return Some(RawTest { keys: None });
         }
-        // A DFA driven byte by byte, as for the literals: a few
-        // instructions per byte, where the generic automaton with
-        // case-insensitive prefilters took several times more.
-        let dfa = aho_corasick::dfa::Builder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .prefilter(false)
-            .build(&keys)
-            .ok()
-            .filter(|d| d.memory_usage() <= DFA_MAX_BYTES)?;
-        let start = dfa.start_state(Anchored::No).ok()?;
         Some(RawTest {
-            keys: Some((Box::new(dfa), start)),
+            keys: Some(Searcher::build(&keys, true)?),
         })
-    }
-
-    /// True when some key occurs in `text`.
-    fn any_key(&self, text: &str) -> bool {
-        let Some((dfa, start)) = &self.keys else {
-            return false;
-        };
-        let mut sid = *start;
-        for &byte in text.as_bytes() {
-            sid = dfa.next_state(Anchored::No, sid, byte);
-            if dfa.is_special(sid) && dfa.is_match(sid) {
-                return true;
-            }
-        }
-        false
     }
 }
 
@@ -604,7 +598,7 @@ impl Matcher {
                 }
             }
         }
-        let searcher = Searcher::build(&lits.patterns);
+        let searcher = Searcher::build(&lits.patterns, false);
         if searcher.is_none() && !lits.patterns.is_empty() {
             // Building can only fail on absurd sizes: evaluate every rule the
             // slow way rather than miss any.
@@ -645,20 +639,20 @@ impl Matcher {
             return true;
         };
         let texts = [f.title, f.summary, f.content, f.link, f.source, f.lang];
-        let mut used: Vec<&str> = Vec::with_capacity(8);
-        for field in Field::ALL {
-            if !self.uses_field(field) {
-                continue;
-            }
-            match field {
-                Field::Tag => used.extend(f.tags.iter().map(String::as_str)),
-                _ => used.push(texts[field.index()]),
-            }
-        }
-        if !used.iter().all(|t| ascii_words(t)) {
+        let tags: &[String] = if self.uses_field(Field::Tag) { f.tags } else { &[] };
+        let used = || {
+            Field::ALL
+                .into_iter()
+                .filter(|field| *field != Field::Tag && self.uses_field(*field))
+                .map(|field| texts[field.index()])
+                .chain(tags.iter().map(String::as_str))
+        };
+        if !used().all(ascii_words) {
             return true;
         }
-        used.iter().any(|t| test.any_key(t))
+        test.keys
+            .as_ref()
+            .is_some_and(|keys| used().any(|t| keys.any(t.as_bytes())))
     }
 
     /// Matches an item's fields: the quick raw test first, then the
