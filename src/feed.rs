@@ -594,7 +594,7 @@ fn is_block_tag(name: &str) -> bool {
 /// Plain text of an HTML fragment: tags, comments, scripts and styles
 /// removed, entities decoded, whitespace collapsed.
 pub fn html_to_text(s: &str) -> String {
-    if !s.bytes().any(|b| b == b'<' || b == b'&') {
+    if memchr::memchr2(b'<', b'&', s.as_bytes()).is_none() {
         return collapse_ws(s);
     }
     let mut out = String::with_capacity(s.len());

@@ -20,6 +20,17 @@ use tokio_util::sync::CancellationToken;
 
 type Log = Arc<Mutex<Vec<(String, Instant)>>>;
 
+/// Endpoints that fail each in its own way and must all back off alike.
+const BACKING_OFF: [&str; 7] = [
+    "/never-headers",
+    "/trickle",
+    "/reset",
+    "/missing",
+    "/html",
+    "/empty",
+    "/loop",
+];
+
 fn rss(path: &str, extra: &str) -> String {
     let name = path.trim_start_matches('/');
     format!(
@@ -144,22 +155,10 @@ async fn next_polls_fall_when_the_rules_say_in_virtual_time() {
     let addr = listener.local_addr().unwrap();
     let log: Log = Arc::default();
     tokio::spawn(serve(listener, log.clone()));
-    let paths = [
-        "/ok",
-        "/ttl",
-        "/max-age",
-        "/retry",
-        "/retry-date",
-        "/fail",
-        "/gone",
-        "/never-headers",
-        "/trickle",
-        "/reset",
-        "/missing",
-        "/html",
-        "/empty",
-        "/loop",
-    ];
+    let paths = ["/ok", "/ttl", "/max-age", "/retry", "/retry-date", "/fail", "/gone"]
+        .into_iter()
+        .chain(BACKING_OFF)
+        .collect::<Vec<_>>();
     let urls: Vec<String> = paths.iter().map(|p| format!("http://{addr}{p}")).collect();
     let cfg = common::TestConfig::new(&urls, "interval = \"10m\"\nmax_interval = \"6h\"");
     let config = newshound::config::load(&cfg.path()).unwrap();
@@ -229,15 +228,7 @@ async fn next_polls_fall_when_the_rules_say_in_virtual_time() {
         assert!(within(*g, want * 0.9, want * 1.1 + 1.0), "/fail gap {i}: {fail:?}");
     }
     // Every other failure backs off the same way.
-    for p in [
-        "/never-headers",
-        "/trickle",
-        "/reset",
-        "/missing",
-        "/html",
-        "/empty",
-        "/loop",
-    ] {
+    for p in BACKING_OFF {
         let g = gaps(&times(&log, p, start));
         assert!(
             g.len() >= 2 && within(g[0], 540.0, 661.0 + 3.0) && within(g[1], 1080.0, 1321.0 + 3.0),
