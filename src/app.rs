@@ -217,27 +217,46 @@ impl Pipeline {
                 } else {
                     None
                 };
+                // A feed never polled with success has nothing stored: its
+                // entries are all new, so they are normalized and matched
+                // in the same job as the parse, without asking the store
+                // which ones it has. (Storing still skips any it has.)
+                let prep = feed.state.last_success.is_none().then(|| self.prep(feed, now));
                 let cpu = self.cpu.clone().acquire_owned().await.ok();
                 let parsed = tokio::task::spawn_blocking(move || {
                     let _cpu = cpu;
-                    feed::parse_document(&body, &url, ctype.as_deref(), lang.as_deref())
+                    feed::parse_document(&body, &url, ctype.as_deref(), lang.as_deref()).map(|mut doc| {
+                        let dates: Vec<i64> = doc
+                            .entries
+                            .iter()
+                            .filter_map(|i| i.published)
+                            .map(|d| d.timestamp_millis())
+                            .collect();
+                        let count = doc.entries.len();
+                        let entries = match prep {
+                            Some(prep) => {
+                                let mut taken = HashSet::new();
+                                let fresh = std::mem::take(&mut doc.entries)
+                                    .into_iter()
+                                    .filter(|e| taken.insert(e.key.clone()))
+                                    .collect();
+                                Entries::Ready(prep.run(fresh))
+                            }
+                            None => Entries::Raw(std::mem::take(&mut doc.entries)),
+                        };
+                        (doc, count, dates, entries)
+                    })
                 })
                 .await;
                 match parsed {
-                    Ok(Ok(parsed)) => {
-                        report.items_in_feed = parsed.entries.len();
+                    Ok(Ok((parsed, count, dates, entries))) => {
+                        report.items_in_feed = count;
                         if parsed.truncated > 0 {
                             tracing::warn!(dropped = parsed.truncated, "feed has more items than kept per poll");
                         }
                         for w in &parsed.warnings {
                             tracing::warn!(warning = %w, "feed parsed with problems");
                         }
-                        let dates: Vec<i64> = parsed
-                            .entries
-                            .iter()
-                            .filter_map(|i| i.published)
-                            .map(|d| d.timestamp_millis())
-                            .collect();
                         let outcome = Outcome::Success {
                             status: meta.status,
                             not_modified: false,
@@ -255,7 +274,7 @@ impl Pipeline {
                             updated.state.last_error = Some(w.clone());
                             updated.state.error_kind = Some("encoding".into());
                         }
-                        match self.ingest(feed, parsed.entries, updated.state.clone(), now).await {
+                        match self.ingest(feed, entries, updated.state.clone(), now).await {
                             Ok(r) => {
                                 report.new_items = r.items;
                                 report.matches = r.matches;
@@ -315,64 +334,48 @@ impl Pipeline {
         (updated, report)
     }
 
+    /// What normalizing and matching a poll of `feed` at `now` needs.
+    fn prep(&self, feed: &FeedRow, now: i64) -> Prep {
+        Prep {
+            matcher: self.matcher.clone(),
+            feed_name: feed.name.clone(),
+            feed_url: feed.url.clone(),
+            first_poll: feed.state.last_success.is_none(),
+            max_age: chrono::Duration::from_std(self.config.alerts.first_poll_max_age).unwrap_or(chrono::Duration::MAX),
+            now,
+        }
+    }
+
     /// Stores the entries not seen before, normalized, with their matches
-    /// and alerts. Entries already stored are dropped before normalization.
+    /// and alerts. Raw entries already stored are dropped before
+    /// normalization.
     async fn ingest(
         &self,
         feed: &FeedRow,
-        items: Vec<feed::RawEntry>,
+        entries: Entries,
         state: crate::store::FeedState,
         now: i64,
     ) -> anyhow::Result<crate::store::CommitSummary> {
-        let keys: Vec<String> = items.iter().map(|i| i.key.clone()).collect();
-        let unseen: HashSet<String> = self.store.unseen_keys(feed.id, keys).await?.into_iter().collect();
-        let mut fresh = Vec::new();
-        let mut taken = HashSet::new();
-        for it in items {
-            if unseen.contains(&it.key) && taken.insert(it.key.clone()) {
-                fresh.push(it);
-            }
-        }
-        let first_poll = feed.state.last_success.is_none();
-        let max_age =
-            chrono::Duration::from_std(self.config.alerts.first_poll_max_age).unwrap_or(chrono::Duration::MAX);
-        let matcher = self.matcher.clone();
-        let feed_name = feed.name.clone();
-        let feed_url = feed.url.clone();
-        let cpu = self.cpu.clone().acquire_owned().await.ok();
-        let new_items = tokio::task::spawn_blocking(move || {
-            let _cpu = cpu;
-            let now_dt = crate::store::ms_to_datetime(now);
-            fresh
-                .into_iter()
-                .map(|raw| {
-                    let item = raw.normalize();
-                    let found = match_item(&matcher, &item, &feed_name, &feed_url);
-                    let may_alert = !first_poll || item.published.is_some_and(|p| now_dt - p <= max_age);
-                    let matches = found
-                        .into_iter()
-                        .map(|m| {
-                            let alert = may_alert.then(|| {
-                                let sinks = matcher
-                                    .watchlists()
-                                    .iter()
-                                    .find(|w| w.name == m.watchlist)
-                                    .map(|w| w.sinks.clone())
-                                    .unwrap_or_default();
-                                draft(&item, &m, &feed_name, &feed_url, sinks, now_dt)
-                            });
-                            NewMatch {
-                                watchlist_match: m,
-                                alert,
-                            }
-                        })
-                        .collect();
-                    NewItem { item, matches }
+        let new_items = match entries {
+            Entries::Ready(items) => items,
+            Entries::Raw(items) => {
+                let keys: Vec<String> = items.iter().map(|i| i.key.clone()).collect();
+                let unseen: HashSet<String> = self.store.unseen_keys(feed.id, keys).await?.into_iter().collect();
+                let mut taken = HashSet::new();
+                let fresh: Vec<_> = items
+                    .into_iter()
+                    .filter(|it| unseen.contains(&it.key) && taken.insert(it.key.clone()))
+                    .collect();
+                let prep = self.prep(feed, now);
+                let cpu = self.cpu.clone().acquire_owned().await.ok();
+                tokio::task::spawn_blocking(move || {
+                    let _cpu = cpu;
+                    prep.run(fresh)
                 })
-                .collect::<Vec<_>>()
-        })
-        .await
-        .context("matcher task failed")?;
+                .await
+                .context("matcher task failed")?
+            }
+        };
         let summary = self
             .store
             .commit_poll(PollCommit {
@@ -383,6 +386,58 @@ impl Pipeline {
             })
             .await?;
         Ok(summary)
+    }
+}
+
+/// A document's entries on their way to the store: raw, or already
+/// normalized and matched.
+enum Entries {
+    Raw(Vec<feed::RawEntry>),
+    Ready(Vec<NewItem>),
+}
+
+/// Normalizes and matches the new entries of one poll; runs on the
+/// blocking pool.
+struct Prep {
+    matcher: Arc<Matcher>,
+    feed_name: String,
+    feed_url: String,
+    first_poll: bool,
+    max_age: chrono::Duration,
+    now: i64,
+}
+
+impl Prep {
+    fn run(&self, fresh: Vec<feed::RawEntry>) -> Vec<NewItem> {
+        let now_dt = crate::store::ms_to_datetime(self.now);
+        fresh
+            .into_iter()
+            .map(|raw| {
+                let item = raw.normalize();
+                let found = match_item(&self.matcher, &item, &self.feed_name, &self.feed_url);
+                let may_alert = !self.first_poll || item.published.is_some_and(|p| now_dt - p <= self.max_age);
+                let matches = found
+                    .into_iter()
+                    .map(|m| {
+                        let alert = may_alert.then(|| {
+                            let sinks = self
+                                .matcher
+                                .watchlists()
+                                .iter()
+                                .find(|w| w.name == m.watchlist)
+                                .map(|w| w.sinks.clone())
+                                .unwrap_or_default();
+                            draft(&item, &m, &self.feed_name, &self.feed_url, sinks, now_dt)
+                        });
+                        NewMatch {
+                            watchlist_match: m,
+                            alert,
+                        }
+                    })
+                    .collect();
+                NewItem { item, matches }
+            })
+            .collect()
     }
 }
 

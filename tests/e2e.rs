@@ -169,6 +169,68 @@ fn once_stores_matches_alerts_then_gets_304s() {
     assert_eq!(not_modified, 4);
 }
 
+fn rss_items(items: &[(&str, &str)]) -> String {
+    let mut s = String::from("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>News</title>");
+    for (guid, title) in items {
+        s.push_str(&format!(
+            "<item><guid>{guid}</guid><title>{title}</title><link>https://news.example/{guid}</link>\
+             <pubDate>{{{{recent}}}}</pubDate></item>"
+        ));
+    }
+    s + "</channel></rss>"
+}
+
+/// A first poll takes every entry as new (nothing of the feed is stored
+/// yet), once each even when a document repeats one; later polls store
+/// only the entries the store lacks, and never alert twice.
+#[test]
+fn first_and_later_polls_store_each_entry_once() {
+    let feeds = tempfile::tempdir().unwrap();
+    let doc = feeds.path().join("news.xml");
+    let plan = ("a", "Witkoff and Dmitriev draft a 28-point plan");
+    std::fs::write(
+        &doc,
+        rss_items(&[plan, ("b", "Weather tomorrow"), plan, ("c", "Harbour works continue")]),
+    )
+    .unwrap();
+    let server = FixtureServer::start_in(feeds.path().to_path_buf());
+    let cfg = TestConfig::new(&[server.url("/feed/news.xml")], "");
+    let counts = || {
+        with_store(&cfg.db(), async |s| {
+            (
+                s.count("items").await.unwrap(),
+                s.count("matches").await.unwrap(),
+                s.count("outbox").await.unwrap(),
+            )
+        })
+    };
+    let out = run(&["once", "--all", "--config", cfg.path().to_str().unwrap()]);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(counts(), (3, 1, 1), "items, matches, outbox after the first poll");
+    assert_eq!(cfg.alerts().len(), 1);
+
+    std::fs::write(
+        &doc,
+        rss_items(&[
+            ("d", "Zelensky weighs the peace plan for Ukraine"),
+            plan,
+            ("b", "Weather tomorrow"),
+            ("c", "Harbour works continue"),
+        ]),
+    )
+    .unwrap();
+    let out = run(&["once", "--all", "--config", cfg.path().to_str().unwrap()]);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert!(stdout(&out).contains("1 new items"), "{}", stdout(&out));
+    assert_eq!(counts(), (4, 2, 2), "items, matches, outbox after the second poll");
+    let titles: Vec<String> = cfg
+        .alerts()
+        .iter()
+        .map(|a| a["title"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(titles, [plan.1, "Zelensky weighs the peace plan for Ukraine"]);
+}
+
 #[test]
 fn daemon_stops_cleanly_on_sigterm() {
     let server = FixtureServer::start();

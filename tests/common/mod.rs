@@ -140,6 +140,11 @@ async fn serve_html() -> Response {
 
 impl FixtureServer {
     pub fn start() -> FixtureServer {
+        FixtureServer::start_in(fixtures_dir())
+    }
+
+    /// Serves the feeds in `dir` (read at every request) under `/feed/`.
+    pub fn start_in(dir: PathBuf) -> FixtureServer {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -147,7 +152,7 @@ impl FixtureServer {
             .unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let state = ServerState {
-            fixtures: fixtures_dir(),
+            fixtures: dir,
             seen: seen.clone(),
             bump: Arc::new(Mutex::new(0)),
         };
