@@ -510,6 +510,9 @@ pub fn canonical_url(link: &str, base: Option<&Url>) -> Option<String> {
     if link.is_empty() {
         return None;
     }
+    if is_canonical_http_url(link) {
+        return Some(link.to_string());
+    }
     let mut u = match base {
         Some(b) => b.join(link).ok()?,
         None => Url::parse(link).ok()?,
@@ -531,6 +534,58 @@ pub fn canonical_url(link: &str, base: Option<&Url>) -> Option<String> {
         }
     }
     Some(u.to_string())
+}
+
+/// True when `link` is an absolute http(s) URL already in the form
+/// [`canonical_url`] gives, so that parsing it would change nothing: a
+/// lower-case ASCII host name (no address, port, user or punycode), a path
+/// of plain characters without dot segments or escapes, no query and no
+/// fragment. Most feed links are (feed-rs writes them through the `url`
+/// crate); the check costs a fraction of a parse.
+fn is_canonical_http_url(link: &str) -> bool {
+    let Some(rest) = link.strip_prefix("https://").or_else(|| link.strip_prefix("http://")) else {
+        return false;
+    };
+    let Some(slash) = rest.find('/') else {
+        return false;
+    };
+    let (host, path) = rest.split_at(slash);
+    let host_ok = !host.is_empty()
+        && host.split('.').all(|label| {
+            let b = label.as_bytes();
+            !b.is_empty()
+                && b[0] != b'-'
+                && b[b.len() - 1] != b'-'
+                && !label.starts_with("xn--")
+                && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        })
+        // A last label starting with a letter: never an IPv4 address.
+        && host.rsplit('.').next().is_some_and(|l| l.as_bytes()[0].is_ascii_lowercase());
+    host_ok
+        && path.bytes().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(
+                    c,
+                    b'/' | b'-'
+                        | b'.'
+                        | b'_'
+                        | b'~'
+                        | b'!'
+                        | b'$'
+                        | b'&'
+                        | b'\''
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'+'
+                        | b','
+                        | b';'
+                        | b'='
+                        | b':'
+                        | b'@'
+                )
+        })
+        && path.split('/').all(|seg| seg != "." && seg != "..")
 }
 
 fn link_story_key(link: &str) -> Option<String> {
@@ -1032,6 +1087,80 @@ mod tests {
             Some("https://www.example.com/x/")
         );
         assert_eq!(canonical_url("mailto:a@b.c", None), None);
+    }
+
+    /// The shortcut for links already canonical gives what parsing gives.
+    #[test]
+    fn canonical_links_skip_the_parse_and_agree_with_it() {
+        fn parsed(link: &str) -> Option<String> {
+            let mut u = Url::parse(link.trim()).ok()?;
+            if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+                return None;
+            }
+            u.set_fragment(None);
+            Some(u.to_string())
+        }
+        for link in [
+            "https://news.example/world/2025/11/28/peace-plan",
+            "http://a-b.example.org/x_y~z/(1)/a,b;c=d:e@f!$&'*+/",
+            "https://example.com/",
+            "https://example.com//double//slashes/",
+        ] {
+            assert!(is_canonical_http_url(link), "{link}");
+            assert_eq!(parsed(link).as_deref(), Some(link));
+        }
+        for link in [
+            "https://Example.com/",
+            "https://example.com",
+            "https://example.com:443/",
+            "https://1.2.3.4/",
+            "https://0x7f.1/",
+            "https://xn--e1afmkfd.xn--p1ai/",
+            "https://example.com/a/../b",
+            "https://example.com/a/./b",
+            "https://example.com/%2e%2e/b",
+            "https://example.com/a b",
+            "https://example.com/a\\b",
+            "https://example.com/a?b=c",
+            "https://example.com/a#b",
+            "https://user@example.com/",
+            "https://-example.com/",
+            "https://example..com/",
+            "ftp://example.com/",
+        ] {
+            assert!(!is_canonical_http_url(link), "{link}");
+        }
+        // Random links: whenever the shortcut applies, parsing agrees.
+        let labels = [
+            "a", "news", "x-y", "0", "9a", "xn--p1ai", "A", "-a", "", "é", "1", "b_c",
+        ];
+        let pieces = [
+            "a", "Z", "0", ".", "-", "_", "/", "//", "..", "%2e", "%41", ":", "@", "?", "#", "\\", " ", "~", "é", "!",
+            "'", "(", ")", "*", "+", ",", ";", "=", "$", "&", "\t", "<", "|", "^",
+        ];
+        let mut rng = fastrand::Rng::with_seed(11);
+        let mut shortcut = 0;
+        for _ in 0..20_000 {
+            let mut link = ["http://", "https://"][rng.usize(..2)].to_string();
+            let host: Vec<&str> = (0..rng.usize(1..4))
+                .map(|_| labels[rng.usize(..labels.len())])
+                .collect();
+            link.push_str(&host.join("."));
+            if rng.usize(..8) == 0 {
+                link.push_str(":8080");
+            }
+            if rng.usize(..8) != 0 {
+                link.push('/');
+            }
+            for _ in 0..rng.usize(0..6) {
+                link.push_str(pieces[rng.usize(..pieces.len())]);
+            }
+            if is_canonical_http_url(&link) {
+                shortcut += 1;
+                assert_eq!(parsed(&link).as_deref(), Some(link.as_str()), "{link:?}");
+            }
+        }
+        assert!(shortcut > 500, "the random links rarely took the shortcut ({shortcut})");
         let mk = |title: &str, link: Option<&str>| Item {
             key: "g:1".into(),
             title: title.into(),
