@@ -65,10 +65,9 @@ fn is_apostrophe_letter(c: char) -> bool {
     )
 }
 
-/// Builds the normalized text as bytes (only whole UTF-8 sequences are
-/// pushed) and the token list.
+/// Builds the normalized text and the token list.
 struct Builder<'a> {
-    buf: Vec<u8>,
+    buf: String,
     tokens: &'a mut Vec<Token>,
     in_word: bool,
     word_norm_start: u32,
@@ -85,8 +84,7 @@ impl Builder<'_> {
     }
 
     fn push_char(&mut self, c: char) {
-        let mut tmp = [0u8; 4];
-        self.buf.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+        self.buf.push(c);
     }
 
     fn close(&mut self, orig_end: usize) {
@@ -100,7 +98,7 @@ impl Builder<'_> {
                     orig_start: self.word_orig_start,
                     orig_end: orig_end as u32,
                 });
-                self.buf.push(b' ');
+                self.buf.push(' ');
             }
         }
     }
@@ -112,9 +110,7 @@ impl Builder<'_> {
         if b.tokens.is_empty() {
             return String::new();
         }
-        // Only whole characters were pushed, so this never fails; the lossy
-        // path is there rather than a panic.
-        String::from_utf8(b.buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        b.buf
     }
 }
 
@@ -132,10 +128,10 @@ pub fn normalize(text: &str) -> NormText {
 /// Like [`normalize`], reusing `out`'s buffers.
 pub fn normalize_into(text: &str, out: &mut NormText) {
     out.tokens.clear();
-    let mut buf = std::mem::take(&mut out.norm).into_bytes();
+    let mut buf = std::mem::take(&mut out.norm);
     buf.clear();
     buf.reserve(text.len() + 2);
-    buf.push(b' ');
+    buf.push(' ');
     let mut b = Builder {
         buf,
         tokens: &mut out.tokens,
@@ -153,7 +149,7 @@ pub fn normalize_into(text: &str, out: &mut NormText) {
             if byte.is_ascii_alphanumeric() {
                 b.open(i);
                 while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
-                    b.buf.push(bytes[i].to_ascii_lowercase());
+                    b.buf.push(char::from(bytes[i].to_ascii_lowercase()));
                     i += 1;
                 }
             } else {
@@ -167,12 +163,13 @@ pub fn normalize_into(text: &str, out: &mut NormText) {
             match &table[c as usize] {
                 CharNorm::Sep => b.close(i),
                 CharNorm::Mark => {}
+                CharNorm::Char(f) => {
+                    b.open(i);
+                    b.buf.push(*f);
+                }
                 CharNorm::Word(w) => {
                     b.open(i);
-                    // Mostly two bytes: a loop beats a memcpy call.
-                    for &x in w.as_bytes() {
-                        b.buf.push(x);
-                    }
+                    b.buf.push_str(w);
                 }
                 CharNorm::Slow => slow_char(&mut b, i, c),
             }
@@ -198,6 +195,9 @@ enum CharNorm {
     Sep,
     /// A combining mark: continues the word and is dropped.
     Mark,
+    /// A letter or digit that folds to one character, which goes into the
+    /// word (most of them).
+    Char(char),
     /// A letter or digit: this text goes into the word.
     Word(String),
     /// Anything else: computed each time.
@@ -229,7 +229,13 @@ fn table() -> &'static [CharNorm] {
                     match (word.len(), seps) {
                         (0, 0) if marks > 0 => CharNorm::Mark,
                         (0, 1) => CharNorm::Sep,
-                        (n, 0) if n > 0 => CharNorm::Word(word),
+                        (n, 0) if n > 0 => {
+                            let mut chars = word.chars();
+                            match (chars.next(), chars.next()) {
+                                (Some(f), None) => CharNorm::Char(f),
+                                _ => CharNorm::Word(word),
+                            }
+                        }
                         _ => CharNorm::Slow,
                     }
                 }
@@ -414,7 +420,7 @@ mod tests {
                 normalize_into(&text, &mut fast);
                 let mut tokens = Vec::new();
                 let mut b = Builder {
-                    buf: vec![b' '],
+                    buf: " ".to_string(),
                     tokens: &mut tokens,
                     in_word: false,
                     word_norm_start: 0,
@@ -424,7 +430,7 @@ mod tests {
                     if ch.is_ascii() {
                         if ch.is_ascii_alphanumeric() {
                             b.open(i);
-                            b.buf.push((ch as u8).to_ascii_lowercase());
+                            b.buf.push(ch.to_ascii_lowercase());
                         } else {
                             b.close(i);
                         }
