@@ -493,13 +493,15 @@ impl Store {
             let tx = conn.savepoint()?;
             let now = now_ms();
             tx.execute("UPDATE feeds SET active = 0", [])?;
-            for f in &specs {
-                tx.execute(
+            {
+                let mut upsert = tx.prepare(
                     "INSERT INTO feeds (url, name, lang, tags, added_at, active) VALUES (?1, ?2, ?3, ?4, ?5, 1)
                      ON CONFLICT(url) DO UPDATE SET name = excluded.name, lang = excluded.lang,
                      tags = excluded.tags, active = 1",
-                    params![f.url, f.name, f.lang, serde_json::to_string(&f.tags)?, now],
                 )?;
+                for f in &specs {
+                    upsert.execute(params![f.url, f.name, f.lang, serde_json::to_string(&f.tags)?, now])?;
+                }
             }
             tx.commit()?;
             let mut rows = select_feeds(conn, "WHERE active = 1")?;
