@@ -233,16 +233,10 @@ impl Pipeline {
                             .map(|d| d.timestamp_millis())
                             .collect();
                         let count = doc.entries.len();
+                        let raw = std::mem::take(&mut doc.entries);
                         let entries = match prep {
-                            Some(prep) => {
-                                let mut taken = HashSet::new();
-                                let fresh = std::mem::take(&mut doc.entries)
-                                    .into_iter()
-                                    .filter(|e| taken.insert(e.key.clone()))
-                                    .collect();
-                                Entries::Ready(prep.run(fresh))
-                            }
-                            None => Entries::Raw(std::mem::take(&mut doc.entries)),
+                            Some(prep) => Entries::Ready(prep.run(each_key_once(raw, |_| true))),
+                            None => Entries::Raw(raw),
                         };
                         (doc, count, dates, entries)
                     })
@@ -361,11 +355,7 @@ impl Pipeline {
             Entries::Raw(items) => {
                 let keys: Vec<String> = items.iter().map(|i| i.key.clone()).collect();
                 let unseen: HashSet<String> = self.store.unseen_keys(feed.id, keys).await?.into_iter().collect();
-                let mut taken = HashSet::new();
-                let fresh: Vec<_> = items
-                    .into_iter()
-                    .filter(|it| unseen.contains(&it.key) && taken.insert(it.key.clone()))
-                    .collect();
+                let fresh = each_key_once(items, |k| unseen.contains(k));
                 let prep = self.prep(feed, now);
                 let cpu = self.cpu.clone().acquire_owned().await.ok();
                 tokio::task::spawn_blocking(move || {
@@ -387,6 +377,16 @@ impl Pipeline {
             .await?;
         Ok(summary)
     }
+}
+
+/// The entries whose identity `keep` accepts, each identity once (its first
+/// entry).
+fn each_key_once(entries: Vec<feed::RawEntry>, keep: impl Fn(&str) -> bool) -> Vec<feed::RawEntry> {
+    let mut taken = HashSet::new();
+    entries
+        .into_iter()
+        .filter(|e| keep(&e.key) && taken.insert(e.key.clone()))
+        .collect()
 }
 
 /// A document's entries on their way to the store: raw, or already

@@ -7,7 +7,8 @@
 //!
 //! app (scheduler decides who is due) --> fetch (HTTP, 304 = state only)
 //!        --> feed::parse (feed-rs) + normalize --> Item
-//!        --> store.unseen_keys --> rules::Matcher (presearch + verify)
+//!        --> store.unseen_keys (skipped on a feed's first poll, when
+//!            nothing of it is stored) --> rules::Matcher (presearch + verify)
 //!        --> store.commit_poll: items, matches, outbox in ONE transaction
 //!        --> alert::AlertWorker: outbox --> sinks (JSON Lines log), mark delivered
 //! ```
