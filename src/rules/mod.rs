@@ -281,6 +281,39 @@ fn required_literals(node: &Node) -> Option<Vec<String>> {
     }
 }
 
+/// Most clauses kept per rule (one bit each in a `u64`).
+const MAX_CLAUSES: usize = 64;
+
+/// Literal sets that each have a member in the text whenever the node
+/// matches: one set per operand of an AND or NEAR, recursively, so a rule
+/// like `(Ukraine OR Zelensky) AND (talks OR meeting)` is a candidate only
+/// when both sides have a literal in the text. Sorted from the most
+/// selective set; empty when nothing is required.
+fn required_clauses(node: &Node) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    collect_clauses(node, &mut out);
+    for c in &mut out {
+        c.sort();
+        c.dedup();
+    }
+    out.sort();
+    out.dedup();
+    out.sort_by(|a, b| literal_cost(a).total_cmp(&literal_cost(b)));
+    out.truncate(MAX_CLAUSES);
+    out
+}
+
+fn collect_clauses(node: &Node, out: &mut Vec<Vec<String>>) {
+    match node {
+        Node::And(items) => items.iter().for_each(|n| collect_clauses(n, out)),
+        Node::Near { a, b, .. } => {
+            collect_clauses(a, out);
+            collect_clauses(b, out);
+        }
+        _ => out.extend(required_literals(node)),
+    }
+}
+
 /// Literals of which one occurs whenever a word within one edit of `w`
 /// does: one edit leaves either the first half of the word (a prefix) or the
 /// second half (a suffix) intact.
@@ -349,8 +382,9 @@ fn leaf_literal(pats: &[Pat]) -> Option<(String, bool)> {
 struct Literals {
     index: HashMap<String, u32>,
     patterns: Vec<String>,
-    /// Global rule numbers of the rules each literal is a candidate key for.
-    rules: Vec<Vec<u32>>,
+    /// For each literal, the rules (global numbers) it is a candidate key
+    /// for, with the bits of the rule's clauses it belongs to.
+    rules: Vec<Vec<(u32, u64)>>,
 }
 
 impl Literals {
@@ -438,25 +472,17 @@ impl Searcher {
         })
     }
 
-    /// True when some pattern occurs in `text`.
-    fn any(&self, text: &[u8]) -> bool {
-        match self {
-            Searcher::Dfa(dfa, start) => {
-                let mut sid = *start;
-                for &byte in text {
-                    sid = dfa.next_state(Anchored::No, sid, byte);
-                    if dfa.is_special(sid) && dfa.is_match(sid) {
-                        return true;
-                    }
-                }
-                false
-            }
-            Searcher::Nfa(ac) => ac.is_match(text),
-        }
-    }
-
     /// Calls `each(literal, start)` for every occurrence in `text`.
     fn for_each(&self, text: &[u8], mut each: impl FnMut(usize, usize)) {
+        self.until(text, |p, start| {
+            each(p, start);
+            false
+        });
+    }
+
+    /// Calls `each(literal, start)` for the occurrences in `text` until it
+    /// returns `true`; returns whether it did.
+    fn until(&self, text: &[u8], mut each: impl FnMut(usize, usize) -> bool) -> bool {
         match self {
             Searcher::Dfa(dfa, start) => {
                 let mut sid = *start;
@@ -465,16 +491,17 @@ impl Searcher {
                     if dfa.is_special(sid) && dfa.is_match(sid) {
                         for k in 0..dfa.match_len(sid) {
                             let pid = dfa.match_pattern(sid, k);
-                            each(pid.as_usize(), at + 1 - dfa.pattern_len(pid));
+                            if each(pid.as_usize(), at + 1 - dfa.pattern_len(pid)) {
+                                return true;
+                            }
                         }
                     }
                 }
+                false
             }
-            Searcher::Nfa(ac) => {
-                for m in ac.find_overlapping_iter(text) {
-                    each(m.pattern().as_usize(), m.start());
-                }
-            }
+            Searcher::Nfa(ac) => ac
+                .find_overlapping_iter(text)
+                .any(|m| each(m.pattern().as_usize(), m.start())),
         }
     }
 }
@@ -486,10 +513,12 @@ pub struct Matcher {
     /// (watchlist, rule) of every rule, by global rule number.
     rule_loc: Vec<(u32, u32)>,
     searcher: Option<Searcher>,
-    /// Global rule numbers, by literal number.
-    pattern_rules: Vec<Vec<u32>>,
-    /// Rules that have no required literals and are always evaluated.
-    always: Vec<u32>,
+    /// (global rule number, clause bits), by literal number.
+    pattern_rules: Vec<Vec<(u32, u64)>>,
+    /// The clause bits each rule needs all of to be a candidate, by global
+    /// rule number: 0 for a rule with no required literals, which is
+    /// always evaluated.
+    need: Vec<u64>,
     /// The fields any rule or exclusion looks at (bit mask).
     fields_used: u8,
     /// The quick test on raw text, when it can be made (see
@@ -530,35 +559,58 @@ fn ascii_words(t: &str) -> bool {
 /// ASCII ([`ascii_words`]): a literal found in the normalized text of such a
 /// field has each of its words in the raw text, whatever the case
 /// (normalizing it only lower-cases letters and digits and turns everything
-/// else into single spaces).
+/// else into single spaces). A rule stays a candidate only when each of its
+/// clauses has a key in the text.
 #[derive(Debug, Clone)]
 struct RawTest {
     /// The longest word of each literal that makes a rule a candidate, the
     /// ASCII ones (others cannot occur in ASCII text), any case; `None`
     /// when there are none.
     keys: Option<Searcher>,
+    /// (global rule number, clause bits) of the literals behind each key.
+    key_rules: Vec<Vec<(u32, u64)>>,
 }
 
 impl RawTest {
-    fn build(patterns: &[String], rules: &[Vec<u32>], always: &[u32]) -> Option<RawTest> {
+    fn build(patterns: &[String], rules: &[Vec<(u32, u64)>], always: &[u32], n_rules: usize) -> Option<RawTest> {
         if !always.is_empty() {
             return None;
         }
+        let mut index: HashMap<&str, usize> = HashMap::new();
         let mut keys = Vec::new();
+        let mut key_rules: Vec<Vec<(u32, u64)>> = Vec::new();
         for (p, r) in patterns.iter().zip(rules) {
             if r.is_empty() {
                 continue;
             }
             let word = p.split(' ').max_by_key(|w| w.len()).filter(|w| !w.is_empty())?;
-            if word.is_ascii() {
-                keys.push(word);
+            if !word.is_ascii() {
+                continue;
             }
+            let k = *index.entry(word).or_insert_with(|| {
+                keys.push(word);
+                key_rules.push(Vec::new());
+                keys.len() - 1
+            });
+            key_rules[k].extend_from_slice(r);
+        }
+        for kr in &mut key_rules {
+            kr.sort_unstable_by_key(|(r, _)| *r);
+            kr.dedup_by(|a, b| {
+                let same = a.0 == b.0;
+                if same {
+                    b.1 |= a.1;
+                }
+                same
+            });
+            debug_assert!(kr.iter().all(|(r, _)| (*r as usize) < n_rules));
         }
         if keys.is_empty() {
-            return Some(RawTest { keys: None });
+            return Some(RawTest { keys: None, key_rules });
         }
         Some(RawTest {
             keys: Some(Searcher::build(&keys, true)?),
+            key_rules,
         })
     }
 }
@@ -577,6 +629,7 @@ impl Matcher {
         let mut lits = Literals::default();
         let mut rule_loc = Vec::new();
         let mut always = Vec::new();
+        let mut need = Vec::new();
         for (w, wl) in watchlists.iter_mut().enumerate() {
             for x in &mut wl.exclude {
                 lits.assign(x);
@@ -585,16 +638,21 @@ impl Matcher {
                 let global = rule_loc.len() as u32;
                 rule_loc.push((w as u32, r as u32));
                 lits.assign(&mut rule.node);
-                match required_literals(&rule.node) {
-                    Some(set) => {
-                        for l in set {
-                            let id = lits.intern(l) as usize;
-                            if lits.rules[id].last() != Some(&global) {
-                                lits.rules[id].push(global);
-                            }
+                let clauses = required_clauses(&rule.node);
+                if clauses.is_empty() {
+                    always.push(global);
+                    need.push(0);
+                    continue;
+                }
+                need.push(u64::MAX >> (64 - clauses.len()));
+                for (c, set) in clauses.into_iter().enumerate() {
+                    for l in set {
+                        let id = lits.intern(l) as usize;
+                        match lits.rules[id].last_mut() {
+                            Some((r, bits)) if *r == global => *bits |= 1 << c,
+                            _ => lits.rules[id].push((global, 1 << c)),
                         }
                     }
-                    None => always.push(global),
                 }
             }
         }
@@ -603,6 +661,7 @@ impl Matcher {
             // Building can only fail on absurd sizes: evaluate every rule the
             // slow way rather than miss any.
             always = (0..rule_loc.len() as u32).collect();
+            need = vec![0; rule_loc.len()];
             for wl in &mut watchlists {
                 for x in &mut wl.exclude {
                     clear_literals(x);
@@ -616,13 +675,13 @@ impl Matcher {
             .iter()
             .flat_map(|w| w.rules.iter().map(|r| &r.node).chain(w.exclude.iter()))
             .fold(0, |m, n| m | fields_of(n));
-        let raw_test = RawTest::build(&lits.patterns, &lits.rules, &always);
+        let raw_test = RawTest::build(&lits.patterns, &lits.rules, &always, need.len());
         Matcher {
             watchlists,
             rule_loc,
             searcher,
             pattern_rules: lits.rules,
-            always,
+            need,
             fields_used,
             raw_test,
         }
@@ -630,8 +689,8 @@ impl Matcher {
 
     /// A quick test on an item's raw fields, before normalizing them:
     /// `false` when no rule can match (the words of every field a rule
-    /// reads are ASCII, and hold no word of any literal that makes a rule a
-    /// candidate).
+    /// reads are ASCII, and for every rule some clause has no key word in
+    /// them).
     /// Most items of a news stream are settled here for a fraction of the
     /// cost of normalizing them.
     pub fn may_match(&self, f: &DocFields<'_>) -> bool {
@@ -650,9 +709,25 @@ impl Matcher {
         if !used().all(ascii_words) {
             return true;
         }
-        test.keys
-            .as_ref()
-            .is_some_and(|keys| used().any(|t| keys.any(t.as_bytes())))
+        let Some(keys) = &test.keys else {
+            return false;
+        };
+        let mut seen = vec![false; test.key_rules.len()];
+        let mut have = vec![0u64; self.need.len()];
+        // Stops at the first rule whose clauses all have a key.
+        used().any(|t| {
+            keys.until(t.as_bytes(), |k, _| {
+                if seen[k] {
+                    return false;
+                }
+                seen[k] = true;
+                test.key_rules[k].iter().any(|&(r, bits)| {
+                    let h = &mut have[r as usize];
+                    *h |= bits;
+                    *h == self.need[r as usize]
+                })
+            })
+        })
     }
 
     /// Matches an item's fields: the quick raw test first, then the
@@ -691,28 +766,26 @@ impl Matcher {
             mask: vec![0u8; self.pattern_rules.len()],
             occurrences: Vec::new(),
         };
-        let mut candidate = vec![false; self.rule_loc.len()];
-        for &r in &self.always {
-            candidate[r as usize] = true;
-        }
+        let mut have = vec![0u64; self.rule_loc.len()];
         if let Some(searcher) = &self.searcher {
             for f in Field::ALL {
                 let bit = 1u8 << f.index();
                 searcher.for_each(doc.norm(f).norm.as_bytes(), |p, start| {
                     found.occurrences.push((p as u32, f.index() as u8, start as u32));
-                    if found.mask[p] & bit == 0 {
-                        found.mask[p] |= bit;
-                        for &r in &self.pattern_rules[p] {
-                            candidate[r as usize] = true;
+                    if found.mask[p] == 0 {
+                        for &(r, bits) in &self.pattern_rules[p] {
+                            have[r as usize] |= bits;
                         }
                     }
+                    found.mask[p] |= bit;
                 });
             }
         }
-        let rules = candidate
+        let rules = have
             .iter()
+            .zip(&self.need)
             .enumerate()
-            .filter(|(_, c)| **c)
+            .filter(|(_, (h, n))| *h == *n)
             .map(|(i, _)| i as u32)
             .collect();
         (found, rules)
@@ -966,6 +1039,31 @@ mod tests {
     }
 
     #[test]
+    fn clauses_are_one_set_per_operand_of_and_and_near() {
+        let n = query::parse(
+            "(Ukraine OR Zelensky) AND (talks NEAR/3 Geneva) AND peace -gaza",
+            &Aliases::new(),
+        )
+        .unwrap();
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // The most selective first (longest words); NOT adds nothing.
+        assert_eq!(
+            required_clauses(&n),
+            [
+                strings(&[" geneva "]),
+                strings(&[" ukraine ", " zelensky "]),
+                strings(&[" peace "]),
+                strings(&[" talks "]),
+            ]
+        );
+        // An OR of ANDs is one set, as before; a regex requires nothing.
+        let n = query::parse("(a AND bb) OR ccc", &Aliases::new()).unwrap();
+        assert_eq!(required_clauses(&n), [strings(&[" bb ", " ccc "])]);
+        let n = query::parse("/peace/ OR plan", &Aliases::new()).unwrap();
+        assert!(required_clauses(&n).is_empty());
+    }
+
+    #[test]
     fn match_explains_and_excludes() {
         let m = Matcher::new(vec![wl(
             &[
@@ -1036,10 +1134,14 @@ mod tests {
             ("Ukraine's PEACE-PLAN talks", true),
             ("Dmitiev in Miami", true),
             ("Зеленський у Женеві", true),
-            ("Peace in the valley", true),
+            // Each side of the AND needs its key: one is not enough.
+            ("Peace in the valley", false),
+            ("Ukraine votes", false),
+            ("Peace in Ukraine", true),
             ("Café owners protest", true),
             ("“Quiet” markets — again…", false),
-            ("“Peace” now", true),
+            ("“Peace” now", false),
+            ("“Peace” in ‘Ukraine’", true),
             ("x\u{2070}y", true),
         ];
         for (title, may) in cases {
