@@ -144,15 +144,25 @@ pub fn tokens(bytes: &[u8], mut emit: impl FnMut(&[u8], usize, usize) -> c_int) 
     // Text that is not valid UTF-8 is read with replacement characters;
     // spans then point into that reading, which only the rarely used
     // highlight functions would notice.
-    let s = String::from_utf8_lossy(bytes);
-    let n = text::normalize(&s);
-    for (i, t) in n.tokens.iter().enumerate() {
-        let rc = emit(n.word(i).as_bytes(), t.orig_start as usize, t.orig_end as usize);
-        if rc != ffi::SQLITE_OK {
-            return rc;
-        }
+    let s = match std::str::from_utf8(bytes) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
+    };
+    // The store thread tokenizes one field after another: its buffers are
+    // kept from one to the next.
+    thread_local! {
+        static NORM: std::cell::RefCell<text::NormText> = std::cell::RefCell::default();
     }
-    ffi::SQLITE_OK
+    NORM.with_borrow_mut(|n| {
+        text::normalize_into(&s, n);
+        for (i, t) in n.tokens.iter().enumerate() {
+            let rc = emit(n.word(i).as_bytes(), t.orig_start as usize, t.orig_end as usize);
+            if rc != ffi::SQLITE_OK {
+                return rc;
+            }
+        }
+        ffi::SQLITE_OK
+    })
 }
 
 #[cfg(test)]
