@@ -572,8 +572,10 @@ struct RawTest {
 }
 
 impl RawTest {
-    fn build(patterns: &[String], rules: &[Vec<(u32, u64)>], always: &[u32], n_rules: usize) -> Option<RawTest> {
-        if !always.is_empty() {
+    /// `None` when some rule needs no literal (`need` 0): it could match
+    /// any text.
+    fn build(patterns: &[String], rules: &[Vec<(u32, u64)>], need: &[u64]) -> Option<RawTest> {
+        if need.contains(&0) {
             return None;
         }
         let mut index: HashMap<&str, usize> = HashMap::new();
@@ -603,7 +605,6 @@ impl RawTest {
                 }
                 same
             });
-            debug_assert!(kr.iter().all(|(r, _)| (*r as usize) < n_rules));
         }
         if keys.is_empty() {
             return Some(RawTest { keys: None, key_rules });
@@ -628,7 +629,6 @@ impl Matcher {
     pub fn new(mut watchlists: Vec<CompiledWatchlist>) -> Matcher {
         let mut lits = Literals::default();
         let mut rule_loc = Vec::new();
-        let mut always = Vec::new();
         let mut need = Vec::new();
         for (w, wl) in watchlists.iter_mut().enumerate() {
             for x in &mut wl.exclude {
@@ -640,7 +640,6 @@ impl Matcher {
                 lits.assign(&mut rule.node);
                 let clauses = required_clauses(&rule.node);
                 if clauses.is_empty() {
-                    always.push(global);
                     need.push(0);
                     continue;
                 }
@@ -660,7 +659,6 @@ impl Matcher {
         if searcher.is_none() && !lits.patterns.is_empty() {
             // Building can only fail on absurd sizes: evaluate every rule the
             // slow way rather than miss any.
-            always = (0..rule_loc.len() as u32).collect();
             need = vec![0; rule_loc.len()];
             for wl in &mut watchlists {
                 for x in &mut wl.exclude {
@@ -675,7 +673,7 @@ impl Matcher {
             .iter()
             .flat_map(|w| w.rules.iter().map(|r| &r.node).chain(w.exclude.iter()))
             .fold(0, |m, n| m | fields_of(n));
-        let raw_test = RawTest::build(&lits.patterns, &lits.rules, &always, need.len());
+        let raw_test = RawTest::build(&lits.patterns, &lits.rules, &need);
         Matcher {
             watchlists,
             rule_loc,
