@@ -7,6 +7,13 @@
 //! Run: `cargo bench --bench farm` (N = 1000), or
 //! `FARM_FEEDS=10000 cargo bench --bench farm`. Needs nginx (Debian package
 //! `nginx`; installed with apt-get when missing and running as root).
+//!
+//! CPU time on a shared machine drifts by a third within an hour, more than
+//! most changes move it. `FARM_ROUNDS=R` repeats the cold and warm cycles R
+//! times, each from an empty database, and reports medians and ranges;
+//! `FARM_REFERENCE=/path/to/other/newshound` runs that build in every round
+//! too, in alternating order, and reports the median of the per-round
+//! ratios, which drift cancels out of.
 
 mod common;
 
@@ -108,14 +115,14 @@ fn count_log(log: &Path, from: usize) -> (usize, usize, usize) {
 }
 
 #[allow(clippy::zombie_processes)] // reaped with wait4, for its rusage
-fn measure(config: &Path, log: &Path, from: usize, db: &Path, wrap: Option<&str>) -> (Run, usize) {
+fn measure(bin: &Path, config: &Path, log: &Path, from: usize, db: &Path, wrap: Option<&str>) -> (Run, usize) {
     let started = Instant::now();
     // FARM_WRAP runs the poller under a profiler, e.g.
     // FARM_WRAP="perf record -o /tmp/farm.data --".
     let mut words: Vec<String> = wrap
         .map(|w| w.split_whitespace().map(str::to_string).collect())
         .unwrap_or_default();
-    words.push(env!("CARGO_BIN_EXE_newshound").to_string());
+    words.push(bin.to_string_lossy().into_owned());
     let child = Command::new(&words[0])
         .args(&words[1..])
         .args(["once", "--all", "--log", "warn", "--config", config.to_str().unwrap()])
@@ -231,24 +238,120 @@ fn main() {
     .unwrap();
     let config = cfg_dir.join("newshound.toml");
 
-    let wrap = std::env::var("FARM_WRAP").ok();
-    let (cold, seen) = measure(&config, &log, 0, &db, wrap.as_deref());
-    // Warm: a tenth of the feeds publish two new items.
-    for i in (0..n).step_by(10) {
-        write_feed(&www, i, sizes[i], 2, &titles, now + chrono::Duration::minutes(5));
+    let rounds: usize = std::env::var("FARM_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let this = PathBuf::from(env!("CARGO_BIN_EXE_newshound"));
+    let reference = std::env::var_os("FARM_REFERENCE").map(PathBuf::from);
+    if let Some(r) = &reference {
+        assert!(r.is_file(), "FARM_REFERENCE {} is not a file", r.display());
     }
+    let wrap = std::env::var("FARM_WRAP").ok();
     let wrap_warm = std::env::var("FARM_WRAP_WARM").ok();
-    let (warm, _) = measure(&config, &log, seen, &db, wrap_warm.as_deref());
+    let mut builds: Vec<(&str, &Path)> = vec![("this build", &this)];
+    if let Some(r) = &reference {
+        builds.push(("reference", r));
+    }
+    // results[build] = [(cold, warm)] per round
+    let mut results: Vec<Vec<(Run, Run)>> = builds.iter().map(|_| Vec::new()).collect();
+    let mut seen = 0;
+    for round in 0..rounds {
+        // Alternating order, so that neither build always runs first.
+        let mut order: Vec<usize> = (0..builds.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for b in order {
+            // Every cycle starts from an empty database and the original feeds.
+            for f in ["farm.db", "farm.db-wal", "farm.db-shm", "alerts.jsonl"] {
+                let _ = std::fs::remove_file(root.path().join(f));
+            }
+            if round > 0 || b != 0 {
+                for i in (0..n).step_by(10) {
+                    write_feed(&www, i, sizes[i], 0, &titles, now);
+                }
+            }
+            let (cold, s) = measure(builds[b].1, &config, &log, seen, &db, wrap.as_deref());
+            // Warm: a tenth of the feeds publish two new items.
+            for i in (0..n).step_by(10) {
+                write_feed(&www, i, sizes[i], 2, &titles, now + chrono::Duration::minutes(5));
+            }
+            let (warm, s) = measure(builds[b].1, &config, &log, s, &db, wrap_warm.as_deref());
+            seen = s;
+            results[b].push((cold, warm));
+        }
+    }
     let pid = std::fs::read_to_string(root.path().join("nginx.pid")).unwrap_or_default();
     let _ = Command::new("kill").arg(pid.trim()).status();
 
-    println!("\nfeed farm: {n} feeds, nginx on 127.0.0.1, `newshound once --all`");
-    println!("| run | wall s | CPU s | peak RSS MiB | requests | 304s | items stored |");
-    println!("|---|---|---|---|---|---|---|");
-    for (name, r) in [("cold", &cold), ("warm (10% changed)", &warm)] {
-        println!(
-            "| {name} | {:.2} | {:.2} | {:.0} | {} | {} | {} |",
-            r.wall, r.cpu, r.rss_mib, r.requests, r.not_modified, r.items
-        );
+    let rounds_note = if rounds > 1 {
+        format!(", {rounds} rounds: medians (min-max), peak RSS the largest")
+    } else {
+        String::new()
+    };
+    println!("\nfeed farm: {n} feeds, nginx on 127.0.0.1, `newshound once --all`{rounds_note}");
+    println!("| build | run | wall s | CPU s | peak RSS MiB | requests | 304s | items stored |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (b, (name, _)) in builds.iter().enumerate() {
+        for (run, pick) in [("cold", 0), ("warm (10% changed)", 1)] {
+            let runs: Vec<&Run> = results[b].iter().map(|r| if pick == 0 { &r.0 } else { &r.1 }).collect();
+            let last = runs[runs.len() - 1];
+            // Every round must store the same: the figures compare like with like.
+            for r in &runs {
+                assert_eq!(
+                    (r.requests, r.not_modified, r.items),
+                    (last.requests, last.not_modified, last.items),
+                    "rounds differ in what they fetched or stored"
+                );
+            }
+            println!(
+                "| {name} | {run} | {} | {} | {:.0} | {} | {} | {} |",
+                spread(runs.iter().map(|r| r.wall).collect()),
+                spread(runs.iter().map(|r| r.cpu).collect()),
+                runs.iter().map(|r| r.rss_mib).fold(0.0, f64::max),
+                last.requests,
+                last.not_modified,
+                last.items
+            );
+        }
     }
+    if reference.is_some() {
+        for (run, pick) in [("cold", 0), ("warm", 1)] {
+            let cpu = |b: usize, k: usize| {
+                if pick == 0 {
+                    results[b][k].0.cpu
+                } else {
+                    results[b][k].1.cpu
+                }
+            };
+            let ratios: Vec<f64> = (0..rounds).map(|k| cpu(0, k) / cpu(1, k)).collect();
+            let cheaper = ratios.iter().filter(|r| **r < 1.0).count();
+            println!(
+                "{run} CPU, this build / reference: median ratio {:.3} over {rounds} rounds (this build cheaper in {cheaper})",
+                median(ratios)
+            );
+        }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    }
+}
+
+/// `x` for one value; `median (min-max)` for several.
+fn spread(v: Vec<f64>) -> String {
+    if v.len() == 1 {
+        return format!("{:.2}", v[0]);
+    }
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(0.0, f64::max);
+    format!("{:.2} ({lo:.2}-{hi:.2})", median(v))
 }
