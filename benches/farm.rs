@@ -254,8 +254,8 @@ fn main() {
     if let Some(r) = &reference {
         builds.push(("reference", r));
     }
-    // results[build] = [(cold, warm)] per round
-    let mut results: Vec<Vec<(Run, Run)>> = builds.iter().map(|_| Vec::new()).collect();
+    // Per build, the cold runs and the warm runs, a run per round.
+    let mut results: Vec<[Vec<Run>; 2]> = builds.iter().map(|_| [Vec::new(), Vec::new()]).collect();
     let mut seen = 0;
     for round in 0..rounds {
         // Alternating order, so that neither build always runs first.
@@ -280,7 +280,8 @@ fn main() {
             }
             let (warm, s) = measure(builds[b].1, &config, &log, s, &db, wrap_warm.as_deref());
             seen = s;
-            results[b].push((cold, warm));
+            results[b][0].push(cold);
+            results[b][1].push(warm);
         }
     }
     let pid = std::fs::read_to_string(root.path().join("nginx.pid")).unwrap_or_default();
@@ -295,11 +296,10 @@ fn main() {
     println!("| build | run | wall s | CPU s | peak RSS MiB | requests | 304s | items stored |");
     println!("|---|---|---|---|---|---|---|---|");
     for (b, (name, _)) in builds.iter().enumerate() {
-        for (run, pick) in [("cold", 0), ("warm (10% changed)", 1)] {
-            let runs: Vec<&Run> = results[b].iter().map(|r| if pick == 0 { &r.0 } else { &r.1 }).collect();
-            let last = runs[runs.len() - 1];
+        for (run, runs) in ["cold", "warm (10% changed)"].into_iter().zip(&results[b]) {
+            let last = &runs[runs.len() - 1];
             // Every round must store the same: the figures compare like with like.
-            for r in &runs {
+            for r in runs {
                 assert_eq!(
                     (r.requests, r.not_modified, r.items),
                     (last.requests, last.not_modified, last.items),
@@ -318,15 +318,10 @@ fn main() {
         }
     }
     if reference.is_some() {
-        for (run, pick) in [("cold", 0), ("warm", 1)] {
-            let cpu = |b: usize, k: usize| {
-                if pick == 0 {
-                    results[b][k].0.cpu
-                } else {
-                    results[b][k].1.cpu
-                }
-            };
-            let ratios: Vec<f64> = (0..rounds).map(|k| cpu(0, k) / cpu(1, k)).collect();
+        for (c, run) in ["cold", "warm"].into_iter().enumerate() {
+            let ratios: Vec<f64> = (0..rounds)
+                .map(|k| results[0][c][k].cpu / results[1][c][k].cpu)
+                .collect();
             let cheaper = ratios.iter().filter(|r| **r < 1.0).count();
             println!(
                 "{run} CPU, this build / reference: median ratio {:.3} over {rounds} rounds (this build cheaper in {cheaper})",
