@@ -270,7 +270,9 @@ impl Fetcher {
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.timeout)
             .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(4)
+            // As many idle connections per server as may be in flight to its
+            // site: a connection a poll has finished with is the next poll's.
+            .pool_max_idle_per_host(settings.per_host.max(1))
             .build()
             .map_err(FetchError::Client)?;
         Ok(Fetcher {

@@ -373,6 +373,25 @@ fn match_writes_one_line_per_input_in_order() {
 }
 
 #[test]
+fn polls_of_one_site_reuse_its_connections() {
+    let server = FixtureServer::start();
+    // Sixty feeds on one site, at most eight requests to it at a time: a
+    // connection a poll has finished with serves a later poll.
+    let urls: Vec<String> = (0..60)
+        .map(|i| server.url(&format!("/feed/wire-en.xml?n={i}")))
+        .collect();
+    let cfg = TestConfig::new(&urls, "per_host = 8\nconcurrency = 32");
+    let out = run(&["once", "--all", "--config", cfg.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(server.requests().len(), 60);
+    let opened = server.connections.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (1..=10).contains(&opened),
+        "{opened} connections for 60 requests, at most 8 at a time"
+    );
+}
+
+#[test]
 fn an_unwritable_alert_log_keeps_alerts_pending_until_it_works() {
     let server = FixtureServer::start();
     let cfg = TestConfig::new(&feeds(&server)[..3], "");

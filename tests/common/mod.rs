@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 
 /// One request the fixture server saw.
 #[derive(Debug, Clone)]
@@ -34,6 +36,8 @@ struct ServerState {
 pub struct FixtureServer {
     pub addr: SocketAddr,
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    /// TCP connections accepted so far.
+    pub connections: Arc<AtomicUsize>,
     _rt: tokio::runtime::Runtime,
 }
 
@@ -164,10 +168,20 @@ impl FixtureServer {
             .with_state(state);
         let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let addr = listener.local_addr().unwrap();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counter = connections.clone();
+        let listener = listener.tap_io(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
         rt.spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        FixtureServer { addr, seen, _rt: rt }
+        FixtureServer {
+            addr,
+            seen,
+            connections,
+            _rt: rt,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
