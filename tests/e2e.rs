@@ -4,6 +4,7 @@
 mod common;
 
 use std::collections::HashSet;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -384,7 +385,7 @@ fn polls_of_one_site_reuse_its_connections() {
     let out = run(&["once", "--all", "--config", cfg.path().to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(server.requests().len(), 60);
-    let opened = server.connections.load(std::sync::atomic::Ordering::SeqCst);
+    let opened = server.connections.load(Ordering::SeqCst);
     assert!(
         (1..=10).contains(&opened),
         "{opened} connections for 60 requests, at most 8 at a time"
