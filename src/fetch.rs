@@ -346,7 +346,7 @@ impl Fetcher {
             if resp.content_length().is_some_and(|n| n > limit) {
                 return Err(FetchError::TooLarge { limit });
             }
-            let mut body = Body::new(encoding.as_deref(), limit);
+            let mut body = Body::new(encoding.as_deref(), limit, resp.content_length());
             let mut stream = resp.bytes_stream();
             loop {
                 match timeout_at(deadline, stream.next()).await {
@@ -406,10 +406,18 @@ struct Body {
     limit: u64,
 }
 
+/// The most a body's buffer reserves up front from the length the server
+/// declares; past it, the buffer grows as the body arrives.
+const RESERVE_MAX: u64 = 1024 * 1024;
+
 impl Body {
-    fn new(encoding: Option<&str>, limit: u64) -> Body {
+    /// `declared`: the Content-Length, the size of the body as sent (a
+    /// compressed body decodes to at least about as much), which saves
+    /// copying the buffer as it grows.
+    fn new(encoding: Option<&str>, limit: u64, declared: Option<u64>) -> Body {
+        let reserve = declared.unwrap_or(0).min(limit).min(RESERVE_MAX);
         let sink = Capped {
-            buf: Vec::new(),
+            buf: Vec::with_capacity(usize::try_from(reserve).unwrap_or(0)),
             limit,
             exceeded: false,
         };

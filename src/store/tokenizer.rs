@@ -144,9 +144,9 @@ pub fn tokens(bytes: &[u8], mut emit: impl FnMut(&[u8], usize, usize) -> c_int) 
     // Text that is not valid UTF-8 is read with replacement characters;
     // spans then point into that reading, which only the rarely used
     // highlight functions would notice.
-    // `from_utf8` checks faster than `from_utf8_lossy`, which walks the
+    // A SIMD check first, faster than `from_utf8_lossy`, which walks the
     // text chunk by chunk even when it is valid.
-    let s = match std::str::from_utf8(bytes) {
+    let s = match simdutf8::basic::from_utf8(bytes) {
         Ok(s) => std::borrow::Cow::Borrowed(s),
         Err(_) => String::from_utf8_lossy(bytes),
     };
@@ -223,6 +223,17 @@ mod tests {
             let got: Vec<String> = words(&s).into_iter().map(|(w, _)| w).collect();
             assert_eq!(got, text::words(&s), "{s:?}");
         }
+    }
+
+    #[test]
+    fn invalid_utf8_is_read_with_replacement_characters() {
+        let mut got = Vec::new();
+        let rc = tokens(b"Caf\xff\xe9 PLAN \xd0\x9a\xd0\xb8\xd1\x97\xd0\xb2", |w, _, _| {
+            got.push(String::from_utf8(w.to_vec()).unwrap());
+            ffi::SQLITE_OK
+        });
+        assert_eq!(rc, ffi::SQLITE_OK);
+        assert_eq!(got, ["caf", "plan", text::words("Київ")[0].as_str()]);
     }
 
     #[test]
