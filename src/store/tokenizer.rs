@@ -216,12 +216,22 @@ mod tests {
 
     #[test]
     fn random_text_gives_the_rules_words() {
-        let pool: Vec<char> = "aZ9 -'.,’“—éßﬁ①Жж和й\u{301}\u{a0}\t_<&".chars().collect();
+        // Pure ASCII pieces, pieces with other characters, and runs of
+        // both, in any order.
+        let pool: Vec<&str> = vec![
+            "a", "Z", "9", "plan", " ", "-", "'", ".", ",", "’", "“", "—", "é", "ß", "ﬁ", "①", "Ж", "ж", "和", "й",
+            "\u{301}", "\u{a0}", "\t", "_", "<", "&", "möter", "Київ",
+        ];
         let mut rng = fastrand::Rng::with_seed(7);
-        for _ in 0..3000 {
+        for _ in 0..5000 {
             let s: String = (0..rng.usize(0..24)).map(|_| pool[rng.usize(..pool.len())]).collect();
-            let got: Vec<String> = words(&s).into_iter().map(|(w, _)| w).collect();
-            assert_eq!(got, text::words(&s), "{s:?}");
+            let got = words(&s);
+            let ws: Vec<String> = got.iter().map(|(w, _)| w.clone()).collect();
+            assert_eq!(ws, text::words(&s), "{s:?}");
+            // Each span holds its word.
+            for (w, orig) in got {
+                assert_eq!(text::words(&orig), [w], "{s:?}");
+            }
         }
     }
 
