@@ -343,10 +343,11 @@ impl Fetcher {
             }
             let limit = self.settings.max_body;
             let encoding = header_str(resp.headers(), header::CONTENT_ENCODING).map(|e| e.to_ascii_lowercase());
-            if resp.content_length().is_some_and(|n| n > limit) {
+            let declared = resp.content_length();
+            if declared.is_some_and(|n| n > limit) {
                 return Err(FetchError::TooLarge { limit });
             }
-            let mut body = Body::new(encoding.as_deref(), limit, resp.content_length());
+            let mut body = Body::new(encoding.as_deref(), limit, declared);
             let mut stream = resp.bytes_stream();
             loop {
                 match timeout_at(deadline, stream.next()).await {
