@@ -58,13 +58,26 @@ fn encoded(label: &str, bom: bool) -> Vec<u8> {
     bytes.into_owned()
 }
 
-fn gzip_bomb() -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    let zeros = vec![b' '; 1 << 20];
-    for _ in 0..64 {
-        e.write_all(&zeros).unwrap();
-    }
-    e.finish().unwrap()
+/// A feed of 100,000 items, built once, when the fault server starts (see
+/// [`gzip_bomb`]).
+fn huge_feed() -> &'static [u8] {
+    static HUGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HUGE.get_or_init(|| rss("Huge", 100_000, "utf-8")).as_bytes()
+}
+
+/// 64 MiB of spaces, gzipped. Compressed once, when the fault server
+/// starts: compressing it in a debug build on a loaded machine takes longer
+/// than the poller waits for response headers.
+fn gzip_bomb() -> &'static [u8] {
+    static BOMB: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BOMB.get_or_init(|| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![b' '; 1 << 20];
+        for _ in 0..64 {
+            e.write_all(&zeros).unwrap();
+        }
+        e.finish().unwrap()
+    })
 }
 
 fn billion_laughs() -> Vec<u8> {
@@ -152,7 +165,7 @@ async fn handle(
             }
             return;
         }
-        "/gzip-bomb" => response("200 OK", &[xml(), ("Content-Encoding", "gzip".into())], &gzip_bomb()),
+        "/gzip-bomb" => response("200 OK", &[xml(), ("Content-Encoding", "gzip".into())], gzip_bomb()),
         "/gzip-ok" | "/deflate-ok" | "/br-ok" => {
             let doc = rss(&format!("Compressed {path}"), 4, "utf-8").into_bytes();
             let (name, body) = match path.as_str() {
@@ -224,7 +237,7 @@ async fn handle(
             response("200 OK", &[xml()], &doc)
         }
         "/empty" => response("200 OK", &[xml()], b""),
-        "/huge" => response("200 OK", &[xml()], rss("Huge", 100_000, "utf-8").as_bytes()),
+        "/huge" => response("200 OK", &[xml()], huge_feed()),
         p if p.starts_with("/enc/") => {
             let label = &p[5..];
             match label {
@@ -254,6 +267,8 @@ async fn handle(
 
 impl FaultServer {
     fn start() -> (FaultServer, Arc<AtomicUsize>) {
+        gzip_bomb();
+        huge_feed();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
