@@ -171,9 +171,15 @@ async fn next_polls_fall_when_the_rules_say_in_virtual_time() {
         Clock::tokio(),
     ));
     // Virtual time runs on by itself whenever the runtime waits for the
-    // store thread or the blocking pool; stepping a second at a time keeps
-    // such jumps under a second.
-    for _ in 0..3 * 3600 {
+    // store thread or the blocking pool, up to the next timer: stepping a
+    // millisecond at a time through start-up, when the first polls are
+    // 20 ms apart, and a second at a time after, keeps such jumps small
+    // however slow those threads are (on a loaded machine, one-second
+    // steps let start-up jump past the first polls' spread).
+    for _ in 0..2000 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    for _ in 2..3 * 3600 {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     cancel.cancel();
