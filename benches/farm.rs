@@ -317,20 +317,21 @@ fn main() {
     }
     if reference.is_some() {
         for (c, run) in ["cold", "warm"].into_iter().enumerate() {
-            let ratios: Vec<f64> = (0..rounds)
+            let mut ratios: Vec<f64> = (0..rounds)
                 .map(|k| results[0][c][k].cpu / results[1][c][k].cpu)
                 .collect();
+            ratios.sort_by(f64::total_cmp);
             let cheaper = ratios.iter().filter(|r| **r < 1.0).count();
             println!(
                 "{run} CPU, this build / reference: median ratio {:.3} over {rounds} rounds (this build cheaper in {cheaper})",
-                median(ratios)
+                median(&ratios)
             );
         }
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
+/// The median of `v`, which is sorted.
+fn median(v: &[f64]) -> f64 {
     let m = v.len() / 2;
     if v.len() % 2 == 1 {
         v[m]
@@ -347,5 +348,5 @@ fn spread(v: Vec<f64>) -> String {
     let mut v = v;
     v.sort_by(f64::total_cmp);
     let (lo, hi) = (v[0], v[v.len() - 1]);
-    format!("{:.2} ({lo:.2}-{hi:.2})", median(v))
+    format!("{:.2} ({lo:.2}-{hi:.2})", median(&v))
 }
