@@ -410,6 +410,9 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     // 6 MiB of page cache (the default is 2 MiB): inserts into a large
     // items table touch many index pages.
     conn.pragma_update(None, "cache_size", -6144)?;
+    // Savepoints' journals (one per job in a commit group) stay in memory:
+    // on disk they cost a temporary file and a write per page.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     migrate(&mut conn)?;
     Ok(conn)
 }
