@@ -420,9 +420,9 @@ pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
 /// general parsers decide; what this returns, chrono's parser returns too.
 fn rss_date(t: &str) -> Option<DateTime<Utc>> {
     use chrono::{Datelike, NaiveDate};
-    const DAYS: [&[u8]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
-    const MONTHS: [&[u8]; 12] = [
-        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+    const DAYS: [[u8; 3]; 7] = [*b"Mon", *b"Tue", *b"Wed", *b"Thu", *b"Fri", *b"Sat", *b"Sun"];
+    const MONTHS: [[u8; 3]; 12] = [
+        *b"Jan", *b"Feb", *b"Mar", *b"Apr", *b"May", *b"Jun", *b"Jul", *b"Aug", *b"Sep", *b"Oct", *b"Nov", *b"Dec",
     ];
     let b = t.as_bytes();
     let (weekday, b) = match b {
@@ -771,8 +771,12 @@ fn find_ci(hay: &str, needle: &str) -> Option<usize> {
 /// Most feed text is; a few vectorized scans for the rare bytes tell.
 fn is_plain(s: &str, markup: bool) -> bool {
     use memchr::{memchr, memchr2, memchr3, memchr3_iter, memmem};
+    // Built once: `memmem::find` builds its searcher at every call, which
+    // cost more than the scan itself on feed fields (they are short).
+    static DOUBLE_SPACE: std::sync::LazyLock<memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memmem::Finder::new(b"  "));
     let b = s.as_bytes();
-    if b.first() == Some(&b' ') || b.last() == Some(&b' ') || memmem::find(b, b"  ").is_some() {
+    if b.first() == Some(&b' ') || b.last() == Some(&b' ') || DOUBLE_SPACE.find(b).is_some() {
         return false;
     }
     // Tab, line feed, vertical tab, form feed, carriage return.
@@ -1243,6 +1247,17 @@ mod tests {
         assert!(!is_plain("a  b", false));
         assert!(!is_plain(" a", false));
         assert!(is_plain("", true));
+        // Anywhere in a long text too, where the scans go a vector at a time.
+        let long = "word ".repeat(40).trim_end().to_string();
+        assert!(is_plain(&long, true));
+        for (p, _) in long.match_indices(' ') {
+            for (odd, plain_without_markup) in [("\n", false), ("  ", false), ("\u{a0}", false), ("&", true)] {
+                let mut t = long.clone();
+                t.replace_range(p..p + 1, odd);
+                assert!(!is_plain(&t, true), "{odd:?} at {p}");
+                assert_eq!(is_plain(&t, false), plain_without_markup, "{odd:?} at {p}");
+            }
+        }
     }
 
     #[test]
