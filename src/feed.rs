@@ -546,7 +546,13 @@ fn clip(mut s: String, max: usize) -> String {
 
 fn bounded_key(prefix: &str, v: &str) -> String {
     if v.len() <= 512 {
-        format!("{prefix}:{v}")
+        // Not `format!`: its machinery costs several times these copies,
+        // once per entry.
+        let mut key = String::with_capacity(prefix.len() + 1 + v.len());
+        key.push_str(prefix);
+        key.push(':');
+        key.push_str(v);
+        key
     } else {
         format!("{prefix}#{}", hex_digest(&[v.as_bytes()]))
     }
