@@ -14,6 +14,10 @@
 //! `FARM_REFERENCE=/path/to/other/newshound` runs that build in every round
 //! too, in alternating order, and reports the median of the per-round
 //! ratios, which drift cancels out of.
+//!
+//! `FARM_NEWSBOAT=1` runs newsboat (Debian's package; 8 reload threads,
+//! `newsboat -x reload`) on the same farm in the same rounds, and reports
+//! how many times newshound's CPU time newsboat's is.
 
 mod common;
 
@@ -114,21 +118,12 @@ fn count_log(log: &Path, from: usize) -> (usize, usize, usize) {
     (new.len(), not_modified, lines.len())
 }
 
+/// Runs `cmd` to its end: its wall seconds, CPU seconds (user + sys) and
+/// peak RSS in MiB, of that process alone.
 #[allow(clippy::zombie_processes)] // reaped with wait4, for its rusage
-fn measure(bin: &Path, config: &Path, log: &Path, from: usize, db: &Path, wrap: Option<&str>) -> (Run, usize) {
+fn run_measured(mut cmd: Command, what: &str) -> (f64, f64, f64) {
     let started = Instant::now();
-    // FARM_WRAP runs the poller under a profiler, e.g.
-    // FARM_WRAP="perf record -o /tmp/farm.data --".
-    let mut words: Vec<String> = wrap
-        .map(|w| w.split_whitespace().map(str::to_string).collect())
-        .unwrap_or_default();
-    words.push(bin.to_string_lossy().into_owned());
-    let child = Command::new(&words[0])
-        .args(&words[1..])
-        .args(["once", "--all", "--log", "warn", "--config", config.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = cmd.stdout(Stdio::null()).spawn().unwrap();
     let pid = child.id() as i32;
     let mut status = 0;
     // SAFETY: reaping our own child with wait4 to read its rusage.
@@ -138,8 +133,26 @@ fn measure(bin: &Path, config: &Path, log: &Path, from: usize, db: &Path, wrap: 
         u
     };
     let wall = started.elapsed().as_secs_f64();
-    assert_eq!(status, 0, "newshound failed");
+    assert_eq!(status, 0, "{what} failed");
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (
+        wall,
+        tv(usage.ru_utime) + tv(usage.ru_stime),
+        usage.ru_maxrss as f64 / 1024.0,
+    )
+}
+
+fn measure(bin: &Path, config: &Path, log: &Path, from: usize, db: &Path, wrap: Option<&str>) -> (Run, usize) {
+    // FARM_WRAP runs the poller under a profiler, e.g.
+    // FARM_WRAP="perf record -o /tmp/farm.data --".
+    let mut words: Vec<String> = wrap
+        .map(|w| w.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    words.push(bin.to_string_lossy().into_owned());
+    let mut cmd = Command::new(&words[0]);
+    cmd.args(&words[1..])
+        .args(["once", "--all", "--log", "warn", "--config", config.to_str().unwrap()]);
+    let (wall, cpu, rss_mib) = run_measured(cmd, "newshound");
     let (requests, not_modified, seen) = count_log(log, from);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -154,11 +167,63 @@ fn measure(bin: &Path, config: &Path, log: &Path, from: usize, db: &Path, wrap: 
     (
         Run {
             wall,
-            cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
-            rss_mib: usage.ru_maxrss as f64 / 1024.0,
+            cpu,
+            rss_mib,
             requests,
             not_modified,
             items,
+        },
+        seen,
+    )
+}
+
+/// newsboat on the farm: its URL list, configuration (8 reload threads,
+/// as users run it) and cache, in `dir`.
+fn newsboat_setup(dir: &Path, port: u16, n: usize) -> PathBuf {
+    let bin = ["/usr/bin/newsboat", "/usr/local/bin/newsboat"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .or_else(|| {
+            eprintln!("newsboat is missing: installing Debian's package");
+            let ok = Command::new("apt-get")
+                .args(["install", "-y", "-q", "--no-install-recommends", "newsboat"])
+                .status()
+                .is_ok_and(|s| s.success());
+            ok.then(|| PathBuf::from("/usr/bin/newsboat"))
+        })
+        .expect("cannot install newsboat; install it (apt-get install newsboat) or unset FARM_NEWSBOAT");
+    std::fs::create_dir_all(dir).unwrap();
+    let urls: String = (0..n).map(|i| format!("http://127.0.0.1:{port}/{i}.xml\n")).collect();
+    std::fs::write(dir.join("urls"), urls).unwrap();
+    std::fs::write(dir.join("config"), "reload-threads 8\n").unwrap();
+    bin
+}
+
+fn measure_newsboat(bin: &Path, dir: &Path, log: &Path, from: usize) -> (Run, usize) {
+    let cache = dir.join("cache.db");
+    let mut cmd = Command::new(bin);
+    cmd.args(["-q", "-x", "reload", "-u"])
+        .arg(dir.join("urls"))
+        .arg("-c")
+        .arg(&cache)
+        .arg("-C")
+        .arg(dir.join("config"))
+        .env("HOME", dir)
+        .stderr(Stdio::null());
+    let (wall, cpu, rss_mib) = run_measured(cmd, "newsboat");
+    let (requests, not_modified, seen) = count_log(log, from);
+    let items: i64 = rusqlite::Connection::open(&cache)
+        .and_then(|c| c.query_row("SELECT count(*) FROM rss_item", [], |r| r.get(0)))
+        .expect("cannot count the items in newsboat's cache");
+    (
+        Run {
+            wall,
+            cpu,
+            rss_mib,
+            requests,
+            not_modified,
+            items: items as u64,
         },
         seen,
     )
@@ -254,12 +319,18 @@ fn main() {
     if let Some(r) = &reference {
         builds.push(("reference", r));
     }
-    // Per build, the cold runs and the warm runs, a run per round.
-    let mut results: Vec<[Vec<Run>; 2]> = builds.iter().map(|_| [Vec::new(), Vec::new()]).collect();
+    let newsboat_dir = root.path().join("newsboat");
+    let newsboat = std::env::var_os("FARM_NEWSBOAT").map(|_| newsboat_setup(&newsboat_dir, port, n));
+    let mut names: Vec<&str> = builds.iter().map(|b| b.0).collect();
+    if newsboat.is_some() {
+        names.push("newsboat 2.21");
+    }
+    // Per tool, the cold runs and the warm runs, a run per round.
+    let mut results: Vec<[Vec<Run>; 2]> = names.iter().map(|_| [Vec::new(), Vec::new()]).collect();
     let mut seen = 0;
     for round in 0..rounds {
-        // Alternating order, so that neither build always runs first.
-        let mut order: Vec<usize> = (0..builds.len()).collect();
+        // Alternating order, so that no tool always runs first.
+        let mut order: Vec<usize> = (0..names.len()).collect();
         if round % 2 == 1 {
             order.reverse();
         }
@@ -268,15 +339,23 @@ fn main() {
             for f in ["farm.db", "farm.db-wal", "farm.db-shm", "alerts.jsonl"] {
                 let _ = std::fs::remove_file(root.path().join(f));
             }
+            for f in ["cache.db", "cache.db.lock"] {
+                let _ = std::fs::remove_file(newsboat_dir.join(f));
+            }
             for i in (0..n).step_by(10) {
                 write_feed(&www, i, sizes[i], 0, &titles, now);
             }
-            let (cold, s) = measure(builds[b].1, &config, &log, seen, &db, wrap.as_deref());
+            let cycle = |from: usize, wrap: Option<&str>| match (builds.get(b), &newsboat) {
+                (Some(build), _) => measure(build.1, &config, &log, from, &db, wrap),
+                (None, Some(nb)) => measure_newsboat(nb, &newsboat_dir, &log, from),
+                (None, None) => unreachable!("no tool {b}"),
+            };
+            let (cold, s) = cycle(seen, wrap.as_deref());
             // Warm: a tenth of the feeds publish two new items.
             for i in (0..n).step_by(10) {
                 write_feed(&www, i, sizes[i], 2, &titles, now + chrono::Duration::minutes(5));
             }
-            let (warm, s) = measure(builds[b].1, &config, &log, s, &db, wrap_warm.as_deref());
+            let (warm, s) = cycle(s, wrap_warm.as_deref());
             seen = s;
             results[b][0].push(cold);
             results[b][1].push(warm);
@@ -293,7 +372,7 @@ fn main() {
     println!("\nfeed farm: {n} feeds, nginx on 127.0.0.1, `newshound once --all`{rounds_note}");
     println!("| build | run | wall s | CPU s | peak RSS MiB | requests | 304s | items stored |");
     println!("|---|---|---|---|---|---|---|---|");
-    for (b, (name, _)) in builds.iter().enumerate() {
+    for (b, name) in names.iter().enumerate() {
         for (run, runs) in ["cold", "warm (10% changed)"].into_iter().zip(&results[b]) {
             let Some(last) = runs.last() else { continue };
             // Every round must store the same: the figures compare like with like.
@@ -325,6 +404,20 @@ fn main() {
             println!(
                 "{run} CPU, this build / reference: median ratio {:.3} over {rounds} rounds (this build cheaper in {cheaper})",
                 median(&ratios)
+            );
+        }
+    }
+    if newsboat.is_some() {
+        let nb = names.len() - 1;
+        for (c, run) in ["cold", "warm"].into_iter().enumerate() {
+            let mut ratios: Vec<f64> = (0..rounds)
+                .map(|k| results[nb][c][k].cpu / results[0][c][k].cpu)
+                .collect();
+            ratios.sort_by(f64::total_cmp);
+            println!(
+                "{run} CPU, newsboat / this build: median ratio {:.1} over {rounds} rounds (lowest {:.1})",
+                median(&ratios),
+                ratios[0]
             );
         }
     }
