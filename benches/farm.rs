@@ -34,30 +34,18 @@ struct Run {
     items: u64,
 }
 
-fn ensure_nginx() -> PathBuf {
-    for p in ["/usr/sbin/nginx", "/usr/bin/nginx"] {
-        if Path::new(p).exists() {
-            return PathBuf::from(p);
-        }
+/// The program at the first of `paths` that exists, installing Debian's
+/// `package` first when none does.
+fn ensure_program(paths: &[&str], package: &str) -> PathBuf {
+    let found = || paths.iter().map(PathBuf::from).find(|p| p.exists());
+    if let Some(p) = found() {
+        return p;
     }
-    eprintln!("nginx is missing: installing Debian's package");
-    let ok = Command::new("apt-get")
-        .args(["install", "-y", "-q", "nginx"])
-        .status()
-        .is_ok_and(|s| s.success())
-        || (Command::new("apt-get")
-            .args(["update", "-q"])
-            .status()
-            .is_ok_and(|s| s.success())
-            && Command::new("apt-get")
-                .args(["install", "-y", "-q", "nginx"])
-                .status()
-                .is_ok_and(|s| s.success()));
-    assert!(
-        ok,
-        "cannot install nginx; install it (apt-get install nginx) and run again"
-    );
-    PathBuf::from("/usr/sbin/nginx")
+    eprintln!("{package} is missing: installing Debian's package");
+    let apt = |args: &[&str]| Command::new("apt-get").args(args).status().is_ok_and(|s| s.success());
+    let install = ["install", "-y", "-q", "--no-install-recommends", package];
+    let _ = apt(&install) || (apt(&["update", "-q"]) && apt(&install));
+    found().unwrap_or_else(|| panic!("cannot install {package}; install it (apt-get install {package}) and run again"))
 }
 
 fn free_port() -> u16 {
@@ -180,19 +168,7 @@ fn measure(bin: &Path, config: &Path, log: &Path, from: usize, db: &Path, wrap: 
 /// newsboat on the farm: its URL list, configuration (8 reload threads,
 /// as users run it) and cache, in `dir`.
 fn newsboat_setup(dir: &Path, port: u16, n: usize) -> PathBuf {
-    let bin = ["/usr/bin/newsboat", "/usr/local/bin/newsboat"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .or_else(|| {
-            eprintln!("newsboat is missing: installing Debian's package");
-            let ok = Command::new("apt-get")
-                .args(["install", "-y", "-q", "--no-install-recommends", "newsboat"])
-                .status()
-                .is_ok_and(|s| s.success());
-            ok.then(|| PathBuf::from("/usr/bin/newsboat"))
-        })
-        .expect("cannot install newsboat; install it (apt-get install newsboat) or unset FARM_NEWSBOAT");
+    let bin = ensure_program(&["/usr/bin/newsboat", "/usr/local/bin/newsboat"], "newsboat");
     std::fs::create_dir_all(dir).unwrap();
     let urls: String = (0..n).map(|i| format!("http://127.0.0.1:{port}/{i}.xml\n")).collect();
     std::fs::write(dir.join("urls"), urls).unwrap();
@@ -237,7 +213,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
-    let nginx = ensure_nginx();
+    let nginx = ensure_program(&["/usr/sbin/nginx", "/usr/bin/nginx"], "nginx");
     let root = tempfile::tempdir().unwrap();
     let www = root.path().join("www");
     std::fs::create_dir_all(&www).unwrap();
