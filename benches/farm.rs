@@ -106,10 +106,12 @@ fn count_log(log: &Path, from: usize) -> (usize, usize, usize) {
     (new.len(), not_modified, lines.len())
 }
 
-/// Runs `cmd` to its end: its wall seconds, CPU seconds (user + sys) and
-/// peak RSS in MiB, of that process alone.
+/// Runs one cycle, `cmd`, to its end: wall seconds, CPU seconds (user +
+/// sys) and peak RSS of that process alone, the requests it made (from the
+/// server's log past line `from`) and `items()` stored after it. Also
+/// returns the log's length, where the next cycle's requests start.
 #[allow(clippy::zombie_processes)] // reaped with wait4, for its rusage
-fn run_measured(mut cmd: Command, what: &str) -> (f64, f64, f64) {
+fn run_measured(mut cmd: Command, what: &str, log: &Path, from: usize, items: impl FnOnce() -> u64) -> (Run, usize) {
     let started = Instant::now();
     let child = cmd.stdout(Stdio::null()).spawn().unwrap();
     let pid = child.id() as i32;
@@ -123,10 +125,17 @@ fn run_measured(mut cmd: Command, what: &str) -> (f64, f64, f64) {
     let wall = started.elapsed().as_secs_f64();
     assert_eq!(status, 0, "{what} failed");
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let (requests, not_modified, seen) = count_log(log, from);
     (
-        wall,
-        tv(usage.ru_utime) + tv(usage.ru_stime),
-        usage.ru_maxrss as f64 / 1024.0,
+        Run {
+            wall,
+            cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+            rss_mib: usage.ru_maxrss as f64 / 1024.0,
+            requests,
+            not_modified,
+            items: items(),
+        },
+        seen,
     )
 }
 
@@ -140,29 +149,18 @@ fn measure(bin: &Path, config: &Path, log: &Path, from: usize, db: &Path, wrap: 
     let mut cmd = Command::new(&words[0]);
     cmd.args(&words[1..])
         .args(["once", "--all", "--log", "warn", "--config", config.to_str().unwrap()]);
-    let (wall, cpu, rss_mib) = run_measured(cmd, "newshound");
-    let (requests, not_modified, seen) = count_log(log, from);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let items = rt.block_on(async {
-        let store = newshound::store::Store::open(db).unwrap();
-        let n = store.count("items").await.unwrap();
-        store.close().await;
-        n
-    });
-    (
-        Run {
-            wall,
-            cpu,
-            rss_mib,
-            requests,
-            not_modified,
-            items,
-        },
-        seen,
-    )
+    run_measured(cmd, "newshound", log, from, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let store = newshound::store::Store::open(db).unwrap();
+            let n = store.count("items").await.unwrap();
+            store.close().await;
+            n
+        })
+    })
 }
 
 /// newsboat on the farm: its URL list, configuration (8 reload threads,
@@ -187,22 +185,12 @@ fn measure_newsboat(bin: &Path, dir: &Path, log: &Path, from: usize) -> (Run, us
         .arg(dir.join("config"))
         .env("HOME", dir)
         .stderr(Stdio::null());
-    let (wall, cpu, rss_mib) = run_measured(cmd, "newsboat");
-    let (requests, not_modified, seen) = count_log(log, from);
-    let items: i64 = rusqlite::Connection::open(&cache)
-        .and_then(|c| c.query_row("SELECT count(*) FROM rss_item", [], |r| r.get(0)))
-        .expect("cannot count the items in newsboat's cache");
-    (
-        Run {
-            wall,
-            cpu,
-            rss_mib,
-            requests,
-            not_modified,
-            items: items as u64,
-        },
-        seen,
-    )
+    run_measured(cmd, "newsboat", log, from, || {
+        let items: i64 = rusqlite::Connection::open(&cache)
+            .and_then(|c| c.query_row("SELECT count(*) FROM rss_item", [], |r| r.get(0)))
+            .expect("cannot count the items in newsboat's cache");
+        items as u64
+    })
 }
 
 fn main() {
@@ -372,10 +360,7 @@ fn main() {
     }
     if reference.is_some() {
         for (c, run) in ["cold", "warm"].into_iter().enumerate() {
-            let mut ratios: Vec<f64> = (0..rounds)
-                .map(|k| results[0][c][k].cpu / results[1][c][k].cpu)
-                .collect();
-            ratios.sort_by(f64::total_cmp);
+            let ratios = cpu_ratios(&results[0][c], &results[1][c]);
             let cheaper = ratios.iter().filter(|r| **r < 1.0).count();
             println!(
                 "{run} CPU, this build / reference: median ratio {:.3} over {rounds} rounds (this build cheaper in {cheaper})",
@@ -386,10 +371,7 @@ fn main() {
     if newsboat.is_some() {
         let nb = names.len() - 1;
         for (c, run) in ["cold", "warm"].into_iter().enumerate() {
-            let mut ratios: Vec<f64> = (0..rounds)
-                .map(|k| results[nb][c][k].cpu / results[0][c][k].cpu)
-                .collect();
-            ratios.sort_by(f64::total_cmp);
+            let ratios = cpu_ratios(&results[nb][c], &results[0][c]);
             println!(
                 "{run} CPU, newsboat / this build: median ratio {:.1} over {rounds} rounds (lowest {:.1})",
                 median(&ratios),
@@ -397,6 +379,13 @@ fn main() {
             );
         }
     }
+}
+
+/// Round by round, the CPU time of `a` over that of `b`, sorted.
+fn cpu_ratios(a: &[Run], b: &[Run]) -> Vec<f64> {
+    let mut ratios: Vec<f64> = a.iter().zip(b).map(|(a, b)| a.cpu / b.cpu).collect();
+    ratios.sort_by(f64::total_cmp);
+    ratios
 }
 
 /// The median of `v`, which is sorted.
