@@ -543,7 +543,40 @@ pub struct CycleReport {
     pub polls: Vec<PollReport>,
 }
 
+fn ms_of(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Says so when the feeds about to be polled wait for their turn at a
+/// site: with many feeds on one site, politeness (`per_host`, `host_gap`)
+/// makes a cycle long, and that is no fault of the feeds.
+fn log_site_waits<'a>(feeds: impl Iterator<Item = &'a FeedRow>, polling: &crate::config::Polling) {
+    let mut per_site: HashMap<String, usize> = HashMap::new();
+    for f in feeds {
+        if let Some(host) = url::Url::parse(f.fetch_url())
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+        {
+            *per_site.entry(crate::fetch::site_of(&host)).or_default() += 1;
+        }
+    }
+    for (site, n) in per_site {
+        let spacing = polling
+            .host_gap
+            .saturating_mul(u32::try_from(n.saturating_sub(1)).unwrap_or(u32::MAX));
+        if n > polling.per_host && spacing >= Duration::from_secs(10) {
+            tracing::info!(
+                "{n} feeds due on one site ({site}): requests there are spaced {} apart, {} in flight at most, so they take at least {}",
+                humantime::format_duration(polling.host_gap),
+                polling.per_host,
+                humantime::format_duration(spacing)
+            );
+        }
+    }
+}
+
 async fn poll_all(p: &Arc<Pipeline>, feeds: Vec<FeedRow>, cancel: &CancellationToken) -> Vec<PollReport> {
+    log_site_waits(feeds.iter(), &p.config.polling);
     let sem = Arc::new(Semaphore::new(p.config.polling.concurrency));
     let tracker = TaskTracker::new();
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -656,6 +689,12 @@ pub async fn run_daemon_with_clock(config: Config, cancel: CancellationToken, cl
     // of feeds do not fire in the same second.
     let now = p.clock.now_ms();
     let window = scheduler::startup_window(feeds.len(), p.policy.interval);
+    log_site_waits(
+        feeds
+            .iter()
+            .filter(|f| scheduler::is_due(&f.state, now + ms_of(window), false)),
+        &p.config.polling,
+    );
     let mut queue: BinaryHeap<Reverse<(i64, usize)>> = BinaryHeap::new();
     for (i, f) in feeds.iter().enumerate() {
         if let Some(due) = scheduler::due_at(&f.state) {
@@ -696,11 +735,16 @@ pub async fn run_daemon_with_clock(config: Config, cancel: CancellationToken, cl
             }
             _ = sleep => {
                 let now = p.clock.now_ms();
+                let mut batch = Vec::new();
                 while let Some(Reverse((t, i))) = queue.peek().copied() {
                     if t > now {
                         break;
                     }
                     queue.pop();
+                    batch.push(i);
+                }
+                log_site_waits(batch.iter().map(|&i| &feeds[i]), &p.config.polling);
+                for i in batch {
                     let feed = feeds[i].clone();
                     let p = p.clone();
                     let sem = sem.clone();

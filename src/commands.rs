@@ -31,7 +31,11 @@ pub enum Failure {
 }
 
 fn load(path: &Path) -> Result<config::Config, Failure> {
-    config::load(path).map_err(Failure::Config)
+    let cfg = config::load(path).map_err(Failure::Config)?;
+    for w in &cfg.warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(cfg)
 }
 
 pub async fn run(path: &Path, cancel: CancellationToken) -> Result<(), Failure> {
@@ -53,6 +57,9 @@ pub async fn once(path: &Path, all: bool) -> Result<(), Failure> {
 pub fn check(path: &Path) -> Result<(), Failure> {
     match config::load(path) {
         Ok(cfg) => {
+            for w in &cfg.warnings {
+                println!("{w}");
+            }
             let rules: usize = cfg.watchlists.iter().map(|w| w.rules.len()).sum();
             println!(
                 "{}: ok ({} feeds, {} watchlists, {} rules)",
@@ -179,8 +186,19 @@ fn quiet_on_broken_pipe(e: std::io::Error) -> Result<(), Failure> {
     }
 }
 
+/// Each distinct matched text once per field, in the order the alert
+/// lists them (field by field, in text order).
+fn distinct_terms(a: &Alert) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    a.terms
+        .iter()
+        .filter(|t| seen.insert((t.field.as_str(), t.text.to_lowercase())))
+        .map(|t| format!("{} ({})", t.text, t.field))
+        .collect()
+}
+
 fn alert_line(a: &Alert) -> String {
-    let terms: Vec<String> = a.terms.iter().map(|t| format!("{} ({})", t.text, t.field)).collect();
+    let terms = distinct_terms(a);
     format!(
         "{}  [{}] {}\n    {} — {}\n    matched: {}\n    rules: {}",
         a.at,
@@ -547,7 +565,7 @@ fn relative(ms: Option<i64>, now: i64) -> String {
             _ => format!("{}d", s / 86_400),
         }
     };
-    if d >= 0 {
+    if t > now {
         format!("in {}", span(d))
     } else {
         format!("{} ago", span(-d))
@@ -605,10 +623,13 @@ pub async fn feeds(path: &Path, failing: bool, json_out: bool) -> Result<(), Fai
     for spec in &cfg.feeds {
         let h = by_url.get(spec.url.as_str()).copied();
         let st = h.map(|h| h.row.state.clone()).unwrap_or_default();
-        let sick = matches!(
-            st.health,
-            crate::store::Health::Failing | crate::store::Health::Backoff | crate::store::Health::Gone
-        );
+        // A feed waiting at its server's request (Retry-After) is in
+        // backoff without a failure: not sick.
+        let sick = match st.health {
+            crate::store::Health::Failing | crate::store::Health::Gone => true,
+            crate::store::Health::Backoff => st.consecutive_failures > 0,
+            _ => false,
+        };
         if failing && !sick {
             continue;
         }
@@ -664,4 +685,20 @@ pub fn feeds_export(path: &Path) -> Result<(), Failure> {
     let xml = crate::feed::to_opml(&cfg.feeds).map_err(anyhow::Error::msg)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{xml}").or_else(quiet_on_broken_pipe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relative;
+
+    #[test]
+    fn relative_times_say_ago_for_the_past_and_in_for_the_future() {
+        let now = 1_000_000;
+        assert_eq!(relative(Some(now - 400), now), "0s ago");
+        assert_eq!(relative(Some(now), now), "0s ago");
+        assert_eq!(relative(Some(now - 90_000), now), "1m ago");
+        assert_eq!(relative(Some(now + 400), now), "in 0s");
+        assert_eq!(relative(Some(now + 7_200_000), now), "in 2h");
+        assert_eq!(relative(None, now), "-");
+    }
 }

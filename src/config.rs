@@ -26,16 +26,25 @@ pub struct Diagnostic {
     pub message: String,
     /// The offending source line and the caret under it, when known.
     pub excerpt: Option<(String, usize, usize)>,
+    /// A warning does not stop the configuration from loading.
+    pub warning: bool,
+}
+
+impl Diagnostic {
+    fn into_warning(self) -> Diagnostic {
+        Diagnostic { warning: true, ..self }
+    }
 }
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}:{}:{}: {}",
+            "{}:{}:{}: {}{}",
             self.file.display(),
             self.line,
             self.col,
+            if self.warning { "warning: " } else { "" },
             self.message
         )?;
         if let Some((line, col, len)) = &self.excerpt {
@@ -118,6 +127,7 @@ impl Source {
             col,
             message: message.into(),
             excerpt: Some((line_text, col, width)),
+            warning: false,
         }
     }
 
@@ -164,6 +174,7 @@ fn whole_file(path: &Path, message: String) -> Diagnostic {
         col: 1,
         message,
         excerpt: None,
+        warning: false,
     }
 }
 
@@ -321,6 +332,8 @@ pub struct Config {
     pub alerts: AlertSettings,
     pub feeds: Vec<FeedSpec>,
     pub watchlists: Vec<CompiledWatchlist>,
+    /// Problems that did not stop loading (duplicate OPML outlines).
+    pub warnings: Vec<Diagnostic>,
 }
 
 fn resolve(base: &Path, p: &str) -> PathBuf {
@@ -475,7 +488,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let database = resolve(&base, raw.database.get_ref());
     let alert_log = resolve(&base, raw.alert_log.get_ref());
     let feeds_file = resolve(&base, raw.feeds.get_ref());
-    let feeds = load_feed_list(&feeds_file, &mut diags);
+    let mut warnings = Vec::new();
+    let feeds = load_feed_list(&feeds_file, &mut diags, &mut warnings);
 
     let wl_dir = resolve(&base, raw.watchlists.get_ref());
     let alias_dir = match &raw.aliases {
@@ -522,6 +536,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             alerts,
             feeds,
             watchlists,
+            warnings,
         })
     } else {
         Err(ConfigErrors(diags))
@@ -549,7 +564,7 @@ fn toml_files(dir: &Path, diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
 }
 
 /// Loads the feed list, a TOML file of `[[feed]]` tables or an OPML file.
-pub fn load_feed_list(path: &Path, diags: &mut Vec<Diagnostic>) -> Vec<FeedSpec> {
+pub fn load_feed_list(path: &Path, diags: &mut Vec<Diagnostic>, warnings: &mut Vec<Diagnostic>) -> Vec<FeedSpec> {
     let Some(src) = Source::read(path, diags) else {
         return Vec::new();
     };
@@ -558,7 +573,7 @@ pub fn load_feed_list(path: &Path, diags: &mut Vec<Diagnostic>) -> Vec<FeedSpec>
         .is_some_and(|e| e.eq_ignore_ascii_case("opml") || e.eq_ignore_ascii_case("xml"))
     {
         return match crate::feed::parse_opml(&src.text) {
-            Ok(list) => dedup_feeds(list, &src, diags),
+            Ok(list) => dedup_feeds(list, &src, diags, warnings),
             Err(e) => {
                 diags.push(whole_file(path, format!("invalid OPML: {e}")));
                 Vec::new()
@@ -574,7 +589,7 @@ pub fn load_feed_list(path: &Path, diags: &mut Vec<Diagnostic>) -> Vec<FeedSpec>
         let url = f.url.get_ref().trim();
         match url::Url::parse(url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
-                let key = u.to_string();
+                let key = feed_identity(u.clone());
                 if let Some(&first) = seen.get(&key) {
                     let line = src.line_of(first);
                     diags.push(src.diag_span(&f.url, format!("duplicate feed url (first listed on line {line})")));
@@ -625,23 +640,57 @@ pub fn load_feed_list(path: &Path, diags: &mut Vec<Diagnostic>) -> Vec<FeedSpec>
     out
 }
 
-fn dedup_feeds(list: Vec<FeedSpec>, src: &Source, diags: &mut Vec<Diagnostic>) -> Vec<FeedSpec> {
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for f in list {
-        match url::Url::parse(&f.url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => {
-                if seen.insert(u.to_string()) {
-                    out.push(FeedSpec {
-                        url: u.to_string(),
-                        ..f
-                    });
+/// A feed URL as the feed's identity: the fragment names a place in the
+/// document, not another document, so it is dropped.
+fn feed_identity(mut u: url::Url) -> String {
+    u.set_fragment(None);
+    u.to_string()
+}
+
+/// The byte offsets of the `xmlUrl` attributes of an OPML document, in
+/// document order (the order the outlines are read in).
+fn xml_url_offsets(text: &str) -> Vec<usize> {
+    text.match_indices("xmlUrl").map(|(i, _)| i).collect()
+}
+
+/// An OPML list's feeds, each once: a later outline of a feed already
+/// listed is a warning naming both lines, and its tags join the first's.
+fn dedup_feeds(
+    list: Vec<FeedSpec>,
+    src: &Source,
+    diags: &mut Vec<Diagnostic>,
+    warnings: &mut Vec<Diagnostic>,
+) -> Vec<FeedSpec> {
+    let offsets = xml_url_offsets(&src.text);
+    let at = |i: usize| offsets.get(i).copied().filter(|_| offsets.len() == list.len());
+    let mut first: HashMap<String, (usize, Option<usize>)> = HashMap::new();
+    let mut out: Vec<FeedSpec> = Vec::new();
+    for (i, f) in list.iter().enumerate() {
+        let diag = |message: String| match at(i) {
+            Some(o) => src.diag_at(o, "xmlUrl".len(), message),
+            None => whole_file(&src.path, message),
+        };
+        match url::Url::parse(f.url.trim()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+                let key = feed_identity(u);
+                if let Some(&(index, offset)) = first.get(&key) {
+                    let where_first =
+                        offset.map_or_else(String::new, |o| format!(" (first listed on line {})", src.line_of(o)));
+                    warnings.push(
+                        diag(format!("duplicate feed url{where_first}: polled once, tags merged")).into_warning(),
+                    );
+                    let kept: &mut FeedSpec = &mut out[index];
+                    for t in &f.tags {
+                        if !kept.tags.contains(t) {
+                            kept.tags.push(t.clone());
+                        }
+                    }
+                    continue;
                 }
+                first.insert(key.clone(), (out.len(), at(i)));
+                out.push(FeedSpec { url: key, ..f.clone() });
             }
-            _ => diags.push(whole_file(
-                &src.path,
-                format!("outline with invalid feed url '{}'", f.url),
-            )),
+            _ => diags.push(diag(format!("outline with invalid feed url '{}'", f.url))),
         }
     }
     out
@@ -937,9 +986,9 @@ pub fn import_opml(cfg: &Config, opml_file: &Path) -> Result<Imported, ImportErr
     let mut skipped = 0;
     for f in incoming {
         match url::Url::parse(f.url.trim()) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && known.insert(u.to_string()) => {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && known.insert(feed_identity(u.clone())) => {
                 added.push(FeedSpec {
-                    url: u.to_string(),
+                    url: feed_identity(u),
                     ..f
                 });
             }

@@ -284,16 +284,22 @@ impl Fetcher {
 
     /// Fetches `url` with conditional headers, following redirects by hand.
     pub async fn fetch(&self, url: &str, validators: &Validators) -> Result<Fetched, FetchError> {
-        let deadline = Instant::now() + self.settings.timeout;
         let mut current = Url::parse(url).map_err(FetchError::Url)?;
         let mut visited = vec![current.to_string()];
         let mut all_permanent = true;
+        // The time limit covers the requests themselves (headers and body,
+        // every redirect hop), not the waits for a turn at a site: many
+        // feeds of one site are polled one after the other, spaced, and
+        // the last one may wait far longer than the timeout for its turn.
+        let mut budget = self.settings.timeout;
         loop {
             let site = site_of(current.host_str().unwrap_or(""));
             let _slot = self
                 .sites
                 .enter(&site, self.settings.per_host, self.settings.host_gap)
                 .await;
+            let sent = Instant::now();
+            let deadline = sent + budget;
             let mut req = self
                 .client
                 .get(current.clone())
@@ -329,6 +335,7 @@ impl Fetcher {
                 }
                 visited.push(next.to_string());
                 current = next;
+                budget = budget.saturating_sub(sent.elapsed());
                 continue;
             }
             let meta = meta_of(&resp, &current, visited.len() > 1 && all_permanent);

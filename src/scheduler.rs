@@ -198,10 +198,11 @@ impl Policy {
                 s.last_status = Some(*status);
                 s.last_error = Some(format!("HTTP {status}: asked to retry after {}s", wait.as_secs()));
                 s.error_kind = Some("retry_after".into());
+                // Waiting at the server's request: in backoff until then,
+                // with no failure counted.
                 s.hold_until = Some(now + ms(wait));
-                if s.health == Health::New {
-                    s.health = Health::Ok;
-                }
+                s.next_poll = Some(now + ms(wait));
+                s.health = Health::Backoff;
             }
             Outcome::Gone => {
                 s.health = Health::Gone;
@@ -383,7 +384,9 @@ mod tests {
             0.5,
         );
         assert_eq!(s.consecutive_failures, 0);
+        assert_eq!(s.health, Health::Backoff);
         assert_eq!(s.hold_until, Some(121_000));
+        assert_eq!(due_at(&s), Some(121_000));
         assert!(!is_due(&s, 120_000, true));
         assert!(is_due(&s, 121_000, true));
     }

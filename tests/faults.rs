@@ -425,6 +425,7 @@ fn every_fault_is_classified_scheduled_and_contained() {
     assert_eq!(newshound::scheduler::due_at(&gone.row.state), None);
     for (p, secs) in [("/busy", 120), ("/slow-down", 300)] {
         let h = get(p);
+        assert_eq!(h.row.state.health, newshound::store::Health::Backoff, "{p}");
         assert_eq!(h.row.state.consecutive_failures, 0, "{p}");
         assert_eq!(h.row.state.error_kind.as_deref(), Some("retry_after"), "{p}");
         let wait = (h.row.state.hold_until.unwrap() - h.row.state.last_poll.unwrap()) / 1000;

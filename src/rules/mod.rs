@@ -866,8 +866,11 @@ impl Matcher {
         if wl.exclude.iter().any(|x| eval::test(x, doc, found)) {
             return None;
         }
+        // One hit per span: several spellings of an alias (or several
+        // rules) that hit the same words are one matched term, named by
+        // the first of them.
         hits.sort_by_key(|h| (h.field, h.start, h.end));
-        hits.dedup_by(|a, b| a.field == b.field && a.start == b.start && a.end == b.end && a.label == b.label);
+        hits.dedup_by(|a, b| a.field == b.field && a.start == b.start && a.end == b.end);
         let snippet = hits
             .first()
             .map(|h| snippet(doc.text(h.field), h.start as usize, h.end as usize))

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -117,16 +117,27 @@ fn render_cached(text: &str) -> String {
     map.entry(text.to_string()).or_insert_with(|| render(text)).clone()
 }
 
-async fn serve_status(State(st): State<ServerState>, UrlPath(code): UrlPath<u16>) -> Response {
+/// `/status/CODE`, with a `Retry-After` header when the query asks for one
+/// (`?retry_after=120`).
+async fn serve_status(
+    State(st): State<ServerState>,
+    UrlPath(code): UrlPath<u16>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> Response {
     st.seen.lock().unwrap().push(Seen {
         path: format!("/status/{code}"),
         if_none_match: None,
         user_agent: None,
         status: code,
     });
-    StatusCode::from_u16(code)
+    let mut r = StatusCode::from_u16(code)
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-        .into_response()
+        .into_response();
+    if let Some(ra) = query.get("retry_after") {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_str(ra).unwrap());
+    }
+    r
 }
 
 async fn serve_slow() -> Response {
