@@ -17,8 +17,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::Clock;
 use crate::rules::{Severity, TermHit};
-use crate::scheduler::Clock;
 use crate::store::{OutboxEntry, Store, StoreError};
 
 /// One alert: one story matching one watchlist. This is the JSON Lines

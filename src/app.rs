@@ -20,11 +20,12 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::alert::{Alert, AlertSink, AlertTerm, AlertWorker, JsonlSink, alert_id};
+use crate::clock::Clock;
 use crate::config::{Config, FeedSpec};
 use crate::feed::{self, Item};
 use crate::fetch::{FetchError, FetchSettings, Fetched, Fetcher, Validators};
 use crate::rules::{DocFields, Document, Matcher, WatchlistMatch};
-use crate::scheduler::{self, Clock, Outcome, Policy};
+use crate::scheduler::{self, Outcome, Policy};
 use crate::store::{AlertDraft, FeedRow, NewItem, NewMatch, PollCommit, Store};
 use crate::systemd;
 
@@ -144,7 +145,7 @@ impl Pipeline {
     pub fn with_clock(config: Config, clock: Clock) -> anyhow::Result<Pipeline> {
         let store = Store::open(&config.database)
             .with_context(|| format!("cannot open database {}", config.database.display()))?;
-        let fetcher = Fetcher::new(FetchSettings::from(&config.polling)).context("cannot build HTTP client")?;
+        let fetcher = Fetcher::new(FetchSettings::from(&config.polling), clock).context("cannot build HTTP client")?;
         let matcher = Arc::new(Matcher::new(config.watchlists.clone()));
         let sinks: Vec<Arc<dyn AlertSink>> = vec![Arc::new(JsonlSink::new(&config.alert_log))];
         let worker = AlertWorker::new(store.clone(), sinks, clock);
@@ -166,7 +167,10 @@ impl Pipeline {
 
     /// Registers the configured feeds and returns them with their state.
     pub async fn sync_feeds(&self) -> anyhow::Result<Vec<FeedRow>> {
-        Ok(self.store.sync_feeds(self.config.feeds.clone()).await?)
+        Ok(self
+            .store
+            .sync_feeds(self.config.feeds.clone(), self.clock.now_ms())
+            .await?)
     }
 
     /// Polls one feed end to end and saves its new state. Never fails: every
@@ -409,7 +413,7 @@ struct Prep {
 
 impl Prep {
     fn run(&self, fresh: Vec<feed::RawEntry>) -> Vec<NewItem> {
-        let now_dt = crate::store::ms_to_datetime(self.now);
+        let now_dt = crate::clock::ms_to_datetime(self.now);
         fresh
             .into_iter()
             .map(|raw| {

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alert::Alert;
 use crate::app;
+use crate::clock::Clock;
 use crate::config::{self, ConfigErrors};
 use crate::feed::Item;
 use crate::rules::Matcher;
@@ -264,7 +265,7 @@ pub async fn alerts(
     let since = match since {
         Some(s) => {
             let d = config::parse_duration(s).map_err(anyhow::Error::msg)?;
-            Some(chrono::Utc::now() - chrono::Duration::from_std(d).context("--since is too long")?)
+            Some(Clock::System.now() - chrono::Duration::from_std(d).context("--since is too long")?)
         }
         None => None,
     };
@@ -475,7 +476,7 @@ pub fn eval(watchlist: &Path, labels: &Path) -> Result<(), Failure> {
 pub async fn replay(path: &Path, since: &str, watchlist: Option<&Path>, json: bool) -> Result<(), Failure> {
     let cfg = load(path)?;
     let since_dur = config::parse_duration(since).map_err(anyhow::Error::msg)?;
-    let cutoff = crate::store::now_ms() - since_dur.as_millis() as i64;
+    let cutoff = Clock::System.now_ms() - since_dur.as_millis() as i64;
     let watchlists = match watchlist {
         Some(w) => vec![config::load_watchlist(w).map_err(Failure::Config)?],
         None => cfg.watchlists.clone(),
@@ -510,8 +511,7 @@ pub async fn replay(path: &Path, since: &str, watchlist: Option<&Path>, json: bo
                     seen_stories.insert((m.watchlist.clone(), k));
                 }
                 would_alert += 1;
-                let first_seen =
-                    crate::store::ms_to_datetime(s.first_seen).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                let first_seen = crate::clock::rfc3339(s.first_seen);
                 let line = if json {
                     json!({
                         "watchlist": m.watchlist,
@@ -550,7 +550,7 @@ pub async fn replay(path: &Path, since: &str, watchlist: Option<&Path>, json: bo
 }
 
 fn rfc3339(ms: Option<i64>) -> Option<String> {
-    ms.map(|m| crate::store::ms_to_datetime(m).to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    ms.map(crate::clock::rfc3339)
 }
 
 /// "5m ago", "in 2h": a time relative to now, for people.
@@ -606,7 +606,7 @@ pub async fn feeds(path: &Path, failing: bool, json_out: bool) -> Result<(), Fai
     store.close().await;
     let by_url: std::collections::HashMap<&str, &crate::store::FeedHealth> =
         health.iter().map(|h| (h.row.url.as_str(), h)).collect();
-    let now = crate::store::now_ms();
+    let now = Clock::System.now_ms();
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut shown = 0;

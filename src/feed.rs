@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::config::FeedSpec;
-use crate::rules::text;
+use crate::text;
 
 /// What feed-rs's id generator returns for an entry without an id, so that
 /// normalization can pick a deterministic identity itself (feed-rs's own

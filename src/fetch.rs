@@ -21,6 +21,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, sleep_until, timeout_at};
 use url::Url;
 
+use crate::clock::Clock;
 use crate::config::Polling;
 
 /// Most redirects followed for one request.
@@ -260,10 +261,12 @@ pub struct Fetcher {
     client: reqwest::Client,
     settings: FetchSettings,
     sites: Arc<Sites>,
+    /// For Retry-After dates.
+    clock: Clock,
 }
 
 impl Fetcher {
-    pub fn new(settings: FetchSettings) -> Result<Fetcher, FetchError> {
+    pub fn new(settings: FetchSettings, clock: Clock) -> Result<Fetcher, FetchError> {
         let client = reqwest::Client::builder()
             .user_agent(settings.user_agent.clone())
             .redirect(reqwest::redirect::Policy::none())
@@ -279,6 +282,7 @@ impl Fetcher {
             client,
             settings,
             sites: Arc::new(Sites::default()),
+            clock,
         })
     }
 
@@ -345,7 +349,7 @@ impl Fetcher {
             if !status.is_success() {
                 return Err(FetchError::Status {
                     status: status.as_u16(),
-                    retry_after: retry_after(resp.headers(), Utc::now()),
+                    retry_after: retry_after(resp.headers(), self.clock.now()),
                 });
             }
             let limit = self.settings.max_body;

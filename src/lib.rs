@@ -27,6 +27,7 @@
 //! | [`systemd`] | sd_notify; no-op without `NOTIFY_SOCKET` | |
 pub mod alert;
 pub mod app;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod feed;
@@ -35,3 +36,4 @@ pub mod rules;
 pub mod scheduler;
 pub mod store;
 pub mod systemd;
+pub mod text;

@@ -11,33 +11,6 @@ use std::time::Duration;
 use crate::config::Polling;
 use crate::store::{FeedState, Health};
 
-/// Where the daemon reads the time, as Unix milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Clock {
-    /// The system's wall clock.
-    System,
-    /// The wall clock when the clock was made, advanced by tokio's clock
-    /// since: follows a paused tokio clock, so that tests can run the
-    /// daemon's schedule through hours of virtual time.
-    Tokio { wall_ms: i64, at: tokio::time::Instant },
-}
-
-impl Clock {
-    pub fn tokio() -> Clock {
-        Clock::Tokio {
-            wall_ms: crate::store::now_ms(),
-            at: tokio::time::Instant::now(),
-        }
-    }
-
-    pub fn now_ms(&self) -> i64 {
-        match self {
-            Clock::System => crate::store::now_ms(),
-            Clock::Tokio { wall_ms, at } => wall_ms + at.elapsed().as_millis() as i64,
-        }
-    }
-}
-
 /// What a poll came to, as far as scheduling cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {

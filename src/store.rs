@@ -9,7 +9,6 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
-use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
@@ -180,14 +179,6 @@ const MIGRATIONS: &[&str] = &[
 
 /// Items indexed per full-text job; larger backlogs take several jobs.
 const FTS_BATCH: i64 = 20_000;
-
-pub fn now_ms() -> i64 {
-    Utc::now().timestamp_millis()
-}
-
-pub fn ms_to_datetime(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
-}
 
 /// A feed's health as the scheduler keeps it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -491,10 +482,9 @@ impl Store {
     /// Makes the feeds table match the configured list: new feeds are added,
     /// names and languages updated, feeds no longer listed set inactive (their
     /// items stay). Returns the active feeds with their state.
-    pub async fn sync_feeds(&self, specs: Vec<FeedSpec>) -> Result<Vec<FeedRow>, StoreError> {
+    pub async fn sync_feeds(&self, specs: Vec<FeedSpec>, now: i64) -> Result<Vec<FeedRow>, StoreError> {
         self.call(move |conn| {
             let tx = conn.savepoint()?;
-            let now = now_ms();
             tx.execute("UPDATE feeds SET active = 0", [])?;
             {
                 let mut upsert = tx.prepare(
@@ -766,7 +756,7 @@ fn stored_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredItem> {
             summary: r.get(5)?,
             content: r.get(6)?,
             link: r.get(7)?,
-            published: r.get::<_, Option<i64>>(8)?.map(ms_to_datetime),
+            published: r.get::<_, Option<i64>>(8)?.map(crate::clock::ms_to_datetime),
             lang: r.get(9)?,
             tags: serde_json::from_str(&tags).unwrap_or_default(),
             authors: serde_json::from_str(&authors).unwrap_or_default(),

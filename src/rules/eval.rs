@@ -5,7 +5,7 @@ use std::cell::{Cell, OnceCell};
 use std::ops::Range;
 
 use super::query::{Field, Node, Pat};
-use super::text::{self, NormText};
+use crate::text::{self, NormText};
 
 /// The text of an item as the matcher sees it.
 #[derive(Debug, Clone, Copy, Default)]

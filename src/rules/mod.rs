@@ -8,7 +8,6 @@
 
 pub mod eval;
 pub mod query;
-pub mod text;
 
 use std::collections::HashMap;
 
@@ -998,6 +997,7 @@ pub fn snippet(text: &str, start: usize, end: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text;
 
     fn wl(rules: &[(&str, &str)], exclude: &[&str]) -> CompiledWatchlist {
         let def = WatchlistDef {

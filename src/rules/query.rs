@@ -14,7 +14,7 @@ use std::fmt;
 
 use regex::{Regex, RegexBuilder};
 
-use super::text;
+use crate::text;
 
 /// Compiled regexes larger than this are refused.
 pub const REGEX_SIZE_LIMIT: usize = 256 * 1024;

@@ -1,6 +1,6 @@
 //! The full-text index's tokenizer, registered with SQLite's FTS5 as
 //! `newshound`: it cuts and folds text exactly as watchlist rules see it
-//! ([`crate::rules::text`]), so that a search finds what a rule would, in
+//! ([`crate::text`]), so that a search finds what a rule would, in
 //! every script. Pure ASCII text, most of it, takes a byte loop; anything
 //! else goes through the rules' normalization.
 
@@ -8,7 +8,7 @@ use std::ffi::{c_char, c_int, c_void};
 
 use rusqlite::{Connection, ffi};
 
-use crate::rules::text;
+use crate::text;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenizerError {
