@@ -17,9 +17,12 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::Clock;
-use crate::rules::{Severity, TermHit};
-use crate::store::{OutboxEntry, Store, StoreError};
+use chrono::{DateTime, Utc};
+
+use crate::clock::{Clock, ms_to_datetime};
+use crate::feed::Item;
+use crate::rules::{CompiledWatchlist, Severity, TermHit, WatchlistMatch};
+use crate::store::{AlertDraft, NewMatch, OutboxEntry, Store, StoreError};
 
 /// One alert: one story matching one watchlist. This is the JSON Lines
 /// record of the alert log.
@@ -72,6 +75,87 @@ pub fn alert_id(watchlist: &str, story_key: &str) -> String {
     h.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect()
 }
 
+/// Builds the alerts of new items: which matches may alert, and the alert
+/// record each one queues for its watchlist's sinks.
+#[derive(Debug, Clone)]
+pub struct AlertBuilder {
+    /// The sinks of each watchlist, by name.
+    sinks: HashMap<String, Vec<String>>,
+    /// On a feed's first poll, items older than this are stored without
+    /// alerting: a new feed's backlog is not news.
+    first_poll_max_age: chrono::Duration,
+}
+
+/// The feed an item came from, as alerts name it.
+#[derive(Debug, Clone, Copy)]
+pub struct FeedRef<'a> {
+    pub name: &'a str,
+    pub url: &'a str,
+    /// True on the feed's first successful poll.
+    pub first_poll: bool,
+}
+
+impl AlertBuilder {
+    pub fn new(watchlists: &[CompiledWatchlist], first_poll_max_age: Duration) -> AlertBuilder {
+        AlertBuilder {
+            sinks: watchlists.iter().map(|w| (w.name.clone(), w.sinks.clone())).collect(),
+            first_poll_max_age: chrono::Duration::from_std(first_poll_max_age).unwrap_or(chrono::Duration::MAX),
+        }
+    }
+
+    /// The matches of a new item, each with the alert it raises unless the
+    /// item is old backlog of a feed's first poll.
+    pub fn matches(&self, item: &Item, found: Vec<WatchlistMatch>, feed: FeedRef<'_>, now_ms: i64) -> Vec<NewMatch> {
+        let now = ms_to_datetime(now_ms);
+        let may_alert = !feed.first_poll || item.published.is_some_and(|p| now - p <= self.first_poll_max_age);
+        found
+            .into_iter()
+            .map(|m| {
+                let alert = may_alert.then(|| {
+                    let sinks = self.sinks.get(&m.watchlist).cloned().unwrap_or_default();
+                    draft(item, &m, feed, sinks, now)
+                });
+                NewMatch {
+                    watchlist_match: m,
+                    alert,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The alert of one match, ready for the outbox.
+fn draft(item: &Item, m: &WatchlistMatch, feed: FeedRef<'_>, sinks: Vec<String>, now: DateTime<Utc>) -> AlertDraft {
+    let story_keys = item.story_keys();
+    let id = alert_id(&m.watchlist, &story_keys[0]);
+    let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let alert = Alert {
+        id: id.clone(),
+        at: stamp.clone(),
+        watchlist: m.watchlist.clone(),
+        watchlist_version: m.version.clone(),
+        severity: m.severity,
+        rules: m.rules.clone(),
+        terms: m.terms.iter().map(AlertTerm::from).collect(),
+        snippet: m.snippet.clone(),
+        title: item.title.clone(),
+        link: item.link.clone(),
+        feed: feed.name.to_string(),
+        feed_url: feed.url.to_string(),
+        published: item
+            .published
+            .map(|p| p.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        first_seen: stamp,
+        lang: item.lang.clone(),
+    };
+    AlertDraft {
+        alert_id: id,
+        story_keys,
+        sinks,
+        payload: serde_json::to_string(&alert).unwrap_or_default(),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
     #[error("cannot write alert log {path}")]
@@ -102,6 +186,7 @@ const RECOVERY_TAIL: u64 = 1024 * 1024;
 /// The JSON Lines alert log: one alert per line, appended, flushed and
 /// synced before delivery is acknowledged.
 pub struct JsonlSink {
+    name: String,
     inner: Arc<JsonlFile>,
 }
 
@@ -112,8 +197,10 @@ struct JsonlFile {
 }
 
 impl JsonlSink {
-    pub fn new(path: &Path) -> JsonlSink {
+    /// The sink `name` writing the log at `path`.
+    pub fn new(name: &str, path: &Path) -> JsonlSink {
         JsonlSink {
+            name: name.to_string(),
             inner: Arc::new(JsonlFile {
                 path: path.to_path_buf(),
                 recovered: Mutex::new(None),
@@ -197,7 +284,7 @@ fn recent_ids(f: &mut std::fs::File) -> std::io::Result<HashSet<String>> {
 
 impl AlertSink for JsonlSink {
     fn name(&self) -> &str {
-        crate::config::LOG_SINK
+        &self.name
     }
 
     fn deliver<'a>(&'a self, entries: &'a [OutboxEntry]) -> DeliveryFuture<'a> {
@@ -322,6 +409,11 @@ impl AlertWorker {
         self.wake.notify_one();
     }
 
+    /// A handle that wakes the worker, for the parts that queue alerts.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
     /// Delivers every alert whose attempt is due; returns what happened.
     pub async fn drain(&self) -> Result<DrainStats, StoreError> {
         self.drain_until(None).await
@@ -443,7 +535,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.jsonl");
         std::fs::write(&path, "{\"id\":\"one\"}\n{\"id\":\"cut").unwrap();
-        let sink = JsonlSink::new(&path).inner;
+        let sink = JsonlSink::new("log", &path).inner;
         let entry = |id: &str| OutboxEntry {
             row: 1,
             alert_id: id.into(),

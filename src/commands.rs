@@ -45,13 +45,16 @@ pub async fn run(path: &Path, cancel: CancellationToken) -> Result<(), Failure> 
     Ok(())
 }
 
-pub async fn once(path: &Path, all: bool) -> Result<(), Failure> {
+pub async fn once(path: &Path, all: bool, cancel: CancellationToken) -> Result<(), Failure> {
     let cfg = load(path)?;
-    let r = app::run_once(cfg, all).await?;
+    let r = app::run_once(cfg, all, cancel).await?;
     println!(
         "polled {} feeds: {} not modified, {} failed, {} new items, {} alerts raised, {} delivered",
         r.polled, r.not_modified, r.failed, r.new_items, r.alerts, r.delivered
     );
+    if r.cancelled > 0 {
+        println!("stopped by a signal: {} feeds not polled", r.cancelled);
+    }
     Ok(())
 }
 
@@ -119,7 +122,7 @@ pub fn item_from_json(v: &Value) -> Item {
 pub fn match_line(matcher: &Matcher, watchlist: &str, v: &Value) -> Value {
     let id = v.get("id").cloned().unwrap_or(Value::Null);
     let item = item_from_json(v);
-    let found = app::match_item(matcher, &item, str_field(v, "source"), str_field(v, "feed_url"));
+    let found = matcher.match_item(&item, str_field(v, "source"), str_field(v, "feed_url"));
     match found.into_iter().next() {
         Some(m) => json!({
             "id": id,
@@ -389,9 +392,9 @@ pub fn evaluate(matcher: &Matcher, labels: &Path) -> anyhow::Result<EvalReport> 
         let item = item_from_json(&v);
         // The daemon's path, quick raw test included.
         let (source, feed_url) = (str_field(&v, "source"), str_field(&v, "feed_url"));
-        let found = app::match_item(matcher, &item, source, feed_url);
+        let found = matcher.match_item(&item, source, feed_url);
         let miss = if found.is_empty() && relevant {
-            app::with_item_document(matcher, &item, source, feed_url, |d| matcher.closest_miss(d))
+            matcher.with_item_document(&item, source, feed_url, |d| matcher.closest_miss(d))
         } else {
             None
         };
@@ -497,7 +500,7 @@ pub async fn replay(path: &Path, since: &str, watchlist: Option<&Path>, json: bo
         after = last.id;
         for s in &page {
             scanned += 1;
-            let found = app::match_item(&matcher, &s.item, &s.feed_name, &s.feed_url);
+            let found = matcher.match_item(&s.item, &s.feed_name, &s.feed_url);
             for m in found {
                 let keys = s.item.story_keys();
                 if keys
@@ -586,7 +589,8 @@ pub fn feed_json(spec: &crate::config::FeedSpec, h: Option<&crate::store::FeedHe
         "state": st.health.as_str(),
         "last_status": st.last_status,
         "last_error": st.last_error,
-        "error_kind": st.error_kind,
+        "error_kind": st.error_kind.map(|k| k.as_str()),
+        "retryable": st.error_kind.map(|k| k.retryable()),
         "consecutive_failures": st.consecutive_failures,
         "last_success": rfc3339(st.last_success),
         "last_poll": rfc3339(st.last_poll),
@@ -623,13 +627,7 @@ pub async fn feeds(path: &Path, failing: bool, json_out: bool) -> Result<(), Fai
     for spec in &cfg.feeds {
         let h = by_url.get(spec.url.as_str()).copied();
         let st = h.map(|h| h.row.state.clone()).unwrap_or_default();
-        // A feed waiting at its server's request (Retry-After) is in
-        // backoff without a failure: not sick.
-        let sick = match st.health {
-            crate::store::Health::Failing | crate::store::Health::Gone => true,
-            crate::store::Health::Backoff => st.consecutive_failures > 0,
-            _ => false,
-        };
+        let sick = st.is_sick();
         if failing && !sick {
             continue;
         }

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::config::FeedSpec;
+use crate::scheduler::FailureKind;
 use crate::text;
 
 /// What feed-rs's id generator returns for an entry without an id, so that
@@ -91,14 +92,14 @@ pub enum FeedError {
 }
 
 impl FeedError {
-    /// A short stable name for logs and the database.
-    pub fn kind(&self) -> &'static str {
+    /// The kind of failure, as the feed's state keeps it.
+    pub fn kind(&self) -> FailureKind {
         match self {
-            FeedError::Empty => "empty",
-            FeedError::Html => "html",
-            FeedError::NotAFeed => "not_a_feed",
-            FeedError::Malformed(_) => "malformed",
-            FeedError::Encoding(_) => "encoding",
+            FeedError::Empty => FailureKind::Empty,
+            FeedError::Html => FailureKind::Html,
+            FeedError::NotAFeed => FailureKind::NotAFeed,
+            FeedError::Malformed(_) => FailureKind::Malformed,
+            FeedError::Encoding(_) => FailureKind::Encoding,
         }
     }
 }

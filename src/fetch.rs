@@ -23,6 +23,7 @@ use url::Url;
 
 use crate::clock::Clock;
 use crate::config::Polling;
+use crate::scheduler::{Failure, FailureKind};
 
 /// Most redirects followed for one request.
 pub const MAX_REDIRECTS: usize = 5;
@@ -96,22 +97,35 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    /// A short stable name for logs, the database and `newshound feeds`.
-    pub fn kind(&self) -> &'static str {
+    /// The kind of failure, as the feed's state keeps it.
+    pub fn kind(&self) -> FailureKind {
         match self {
-            FetchError::Url(_) => "url",
-            FetchError::Client(_) => "client",
-            FetchError::Dns(_) => "dns",
-            FetchError::Connect(_) => "connect",
-            FetchError::Tls(_) => "tls",
-            FetchError::HeaderTimeout | FetchError::BodyTimeout => "timeout",
-            FetchError::Status { .. } => "http_status",
-            FetchError::TooLarge { .. } => "too_large",
-            FetchError::DecompressionBomb { .. } => "decompression_bomb",
-            FetchError::Decode { .. } => "decompression",
-            FetchError::RedirectLoop | FetchError::TooManyRedirects | FetchError::BadRedirect => "redirect",
-            FetchError::Body(_) => "body",
-            FetchError::Other(_) => "other",
+            FetchError::Url(_) => FailureKind::Url,
+            FetchError::Client(_) => FailureKind::Client,
+            FetchError::Dns(_) => FailureKind::Dns,
+            FetchError::Connect(_) => FailureKind::Connect,
+            FetchError::Tls(_) => FailureKind::Tls,
+            FetchError::HeaderTimeout | FetchError::BodyTimeout => FailureKind::Timeout,
+            FetchError::Status { .. } => FailureKind::HttpStatus,
+            FetchError::TooLarge { .. } => FailureKind::TooLarge,
+            FetchError::DecompressionBomb { .. } => FailureKind::DecompressionBomb,
+            FetchError::Decode { .. } => FailureKind::Decompression,
+            FetchError::RedirectLoop | FetchError::TooManyRedirects | FetchError::BadRedirect => FailureKind::Redirect,
+            FetchError::Body(_) => FailureKind::Body,
+            FetchError::Other(_) => FailureKind::Other,
+        }
+    }
+
+    /// The failure as the scheduler takes it.
+    pub fn failure(&self) -> Failure {
+        Failure {
+            status: self.status(),
+            kind: self.kind(),
+            message: self.chain(),
+            retry_after: match self {
+                FetchError::Status { retry_after, .. } => *retry_after,
+                _ => None,
+            },
         }
     }
 
@@ -255,6 +269,16 @@ impl Sites {
     }
 }
 
+/// Requests bound for one site in one cycle, and the least time
+/// politeness makes them take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteQueue {
+    pub site: String,
+    pub requests: usize,
+    /// `host_gap` times the gaps between the requests.
+    pub at_least: Duration,
+}
+
 /// The HTTP client.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
@@ -284,6 +308,37 @@ impl Fetcher {
             sites: Arc::new(Sites::default()),
             clock,
         })
+    }
+
+    /// The sites that `urls` (one request each) queue up at: those with
+    /// more requests than may be in flight there at once, most first.
+    pub fn site_queues<'a>(&self, urls: impl Iterator<Item = &'a str>) -> Vec<SiteQueue> {
+        let mut per_site: HashMap<String, usize> = HashMap::new();
+        for u in urls {
+            if let Some(host) = Url::parse(u).ok().as_ref().and_then(Url::host_str) {
+                *per_site.entry(site_of(host)).or_default() += 1;
+            }
+        }
+        let mut out: Vec<SiteQueue> = per_site
+            .into_iter()
+            .filter(|(_, n)| *n > self.settings.per_host)
+            .map(|(site, requests)| SiteQueue {
+                at_least: self
+                    .settings
+                    .host_gap
+                    .saturating_mul(u32::try_from(requests - 1).unwrap_or(u32::MAX)),
+                site,
+                requests,
+            })
+            .collect();
+        out.sort_by(|a, b| b.requests.cmp(&a.requests).then_with(|| a.site.cmp(&b.site)));
+        out
+    }
+
+    /// The politeness settings: requests in flight per site, and the gap
+    /// between their starts.
+    pub fn politeness(&self) -> (usize, Duration) {
+        (self.settings.per_host, self.settings.host_gap)
     }
 
     /// Fetches `url` with conditional headers, following redirects by hand.

@@ -32,6 +32,7 @@ pub mod commands;
 pub mod config;
 pub mod feed;
 pub mod fetch;
+pub mod pipeline;
 pub mod rules;
 pub mod scheduler;
 pub mod store;

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
+use newshound::app;
 use newshound::commands::{self, Failure};
 
 #[derive(Debug, Parser)]
@@ -136,27 +138,6 @@ fn init_tracing(filter: &str) {
         .init();
 }
 
-/// Cancels `token` on SIGTERM, SIGINT (Ctrl-C) or SIGQUIT.
-fn cancel_on_signals(token: CancellationToken) {
-    tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                return;
-            }
-        };
-        let mut quit = signal(SignalKind::quit()).ok();
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM received"),
-            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
-            _ = async { match quit.as_mut() { Some(q) => { q.recv().await; } None => std::future::pending().await } } => tracing::info!("SIGQUIT received"),
-        }
-        token.cancel();
-    });
-}
-
 /// Lets a reader that goes away (`newshound alerts | head`) end a
 /// command quietly, as it does for other Unix tools. Not for the daemon,
 /// whose sockets must never raise SIGPIPE.
@@ -183,12 +164,21 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Run => {
+            Command::Run | Command::Once { .. } => {
+                // The signal task is tracked like every other: it ends with
+                // the command, signal or not.
                 let token = CancellationToken::new();
-                cancel_on_signals(token.clone());
-                commands::run(&cli.config, token).await
+                let signals = TaskTracker::new();
+                app::cancel_on_signals(&signals, token.clone());
+                let result = match cli.command {
+                    Command::Once { all } => commands::once(&cli.config, all, token.clone()).await,
+                    _ => commands::run(&cli.config, token.clone()).await,
+                };
+                token.cancel();
+                signals.close();
+                signals.wait().await;
+                result
             }
-            Command::Once { all } => commands::once(&cli.config, all).await,
             Command::Check => commands::check(&cli.config),
             Command::Match { watchlist, input } => commands::match_items(&watchlist, input.as_deref()),
             Command::Alerts {

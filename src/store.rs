@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::config::FeedSpec;
 use crate::feed::Item;
 use crate::rules::WatchlistMatch;
+use crate::scheduler::{FailureKind, FeedRow, FeedState, Health};
 
 mod tokenizer;
 pub use tokenizer::TokenizerError;
@@ -179,91 +180,6 @@ const MIGRATIONS: &[&str] = &[
 
 /// Items indexed per full-text job; larger backlogs take several jobs.
 const FTS_BATCH: i64 = 20_000;
-
-/// A feed's health as the scheduler keeps it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Health {
-    /// Never polled.
-    #[default]
-    New,
-    Ok,
-    /// The last poll failed.
-    Failing,
-    /// Several polls in a row failed; polls are spaced out.
-    Backoff,
-    /// The server said 410 Gone; the feed is not polled any more.
-    Gone,
-}
-
-impl Health {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Health::New => "new",
-            Health::Ok => "ok",
-            Health::Failing => "failing",
-            Health::Backoff => "backoff",
-            Health::Gone => "gone",
-        }
-    }
-
-    pub fn parse(s: &str) -> Health {
-        match s {
-            "ok" => Health::Ok,
-            "failing" => Health::Failing,
-            "backoff" => Health::Backoff,
-            "gone" => Health::Gone,
-            _ => Health::New,
-        }
-    }
-}
-
-/// What is remembered about fetching a feed between polls. Times are Unix
-/// milliseconds.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct FeedState {
-    pub health: Health,
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
-    pub last_poll: Option<i64>,
-    pub last_success: Option<i64>,
-    pub last_status: Option<u16>,
-    pub last_error: Option<String>,
-    pub error_kind: Option<String>,
-    pub consecutive_failures: u32,
-    /// When the regular interval next allows a poll.
-    pub next_poll: Option<i64>,
-    /// No poll before this, whatever asked for it: the server's Retry-After
-    /// or the backoff after failures.
-    pub hold_until: Option<i64>,
-    /// The interval the scheduler settled on, seconds.
-    pub interval_secs: Option<u64>,
-    pub polls: u64,
-    pub not_modified: u64,
-    /// Where the feed now lives after permanent redirects.
-    pub fetch_url: Option<String>,
-    /// A permanent redirect target seen on the last polls, and how many
-    /// polls in a row it was seen.
-    pub redirect_url: Option<String>,
-    pub redirect_count: u32,
-}
-
-/// A configured feed with its stored state.
-#[derive(Debug, Clone)]
-pub struct FeedRow {
-    pub id: i64,
-    pub url: String,
-    pub name: String,
-    pub lang: Option<String>,
-    pub state: FeedState,
-}
-
-impl FeedRow {
-    /// The URL to request: where permanent redirects led, or the configured
-    /// one.
-    pub fn fetch_url(&self) -> &str {
-        self.state.fetch_url.as_deref().unwrap_or(&self.url)
-    }
-}
 
 /// An alert to queue with its match.
 #[derive(Debug, Clone)]
@@ -526,15 +442,6 @@ impl Store {
         .await
     }
 
-    /// Saves a feed's state alone (not modified, failure, wait).
-    pub async fn save_feed_state(&self, feed_id: i64, state: FeedState) -> Result<(), StoreError> {
-        self.call(move |conn| {
-            write_state(conn, feed_id, &state)?;
-            Ok(())
-        })
-        .await
-    }
-
     /// Writes a poll's items, matches, outbox rows and the feed state in one
     /// transaction.
     pub async fn commit_poll(&self, commit: PollCommit) -> Result<CommitSummary, StoreError> {
@@ -787,7 +694,7 @@ fn select_feeds(conn: &Connection, tail: &str) -> Result<Vec<FeedRow>, StoreErro
                     last_success: r.get(8)?,
                     last_status: r.get::<_, Option<i64>>(9)?.map(|s| s as u16),
                     last_error: r.get(10)?,
-                    error_kind: r.get(11)?,
+                    error_kind: r.get::<_, Option<String>>(11)?.map(|k| FailureKind::parse(&k)),
                     consecutive_failures: r.get(12)?,
                     next_poll: r.get(13)?,
                     hold_until: r.get(14)?,
@@ -820,7 +727,7 @@ fn write_state(conn: &Connection, feed_id: i64, s: &FeedState) -> Result<(), Sto
         s.last_success,
         s.last_status.map(i64::from),
         s.last_error,
-        s.error_kind,
+        s.error_kind.map(FailureKind::as_str),
         s.consecutive_failures,
         s.next_poll,
         s.hold_until,

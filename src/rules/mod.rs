@@ -15,6 +15,8 @@ use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Anchored, MatchKind};
 use serde::Serialize;
 
+use crate::feed::Item;
+
 pub use eval::{DocFields, Document, RawHit};
 pub use query::{Aliases, Field, FieldSet, Node, Pat, QueryError};
 
@@ -910,6 +912,62 @@ fn clear_literals(node: &mut Node) {
             clear_literals(a);
             clear_literals(b);
         }
+    }
+}
+
+/// The text the matcher's `source:` field sees: feed name and the domain
+/// of the item's link (or of the feed).
+fn source_text(feed_name: &str, link: Option<&str>, feed_url: &str) -> String {
+    let host = link
+        .and_then(|l| url::Url::parse(l).ok())
+        .or_else(|| url::Url::parse(feed_url).ok())
+        .and_then(|u| u.host_str().map(|h| h.trim_start_matches("www.").to_string()))
+        .unwrap_or_default();
+    format!("{feed_name} {host}")
+}
+
+impl Matcher {
+    /// An item's watchlist matches, as the daemon makes them (the quick
+    /// raw test first, see [`Matcher::may_match`]), for an item of the feed
+    /// `feed_name` at `feed_url`.
+    pub fn match_item(&self, item: &Item, feed_name: &str, feed_url: &str) -> Vec<WatchlistMatch> {
+        self.with_item_fields(item, feed_name, feed_url, |fields| self.match_fields(fields))
+    }
+
+    /// Runs `f` on the matcher's view of an item, as [`Matcher::match_item`]
+    /// sees it.
+    pub fn with_item_document<R>(
+        &self,
+        item: &Item,
+        feed_name: &str,
+        feed_url: &str,
+        f: impl FnOnce(&Document<'_>) -> R,
+    ) -> R {
+        self.with_item_fields(item, feed_name, feed_url, |fields| f(&self.document(fields)))
+    }
+
+    /// The `source:` text is built only when a rule reads it.
+    fn with_item_fields<R>(
+        &self,
+        item: &Item,
+        feed_name: &str,
+        feed_url: &str,
+        f: impl FnOnce(DocFields<'_>) -> R,
+    ) -> R {
+        let source = if self.uses_field(Field::Source) {
+            source_text(feed_name, item.link.as_deref(), feed_url)
+        } else {
+            String::new()
+        };
+        f(DocFields {
+            title: &item.title,
+            summary: &item.summary,
+            content: &item.content,
+            link: item.link.as_deref().unwrap_or(""),
+            source: &source,
+            lang: item.lang.as_deref().unwrap_or(""),
+            tags: &item.tags,
+        })
     }
 }
 

@@ -1,15 +1,15 @@
-//! Scheduling: when each feed is due. Turns the outcome of a poll into the
-//! feed's next state: the regular interval (the feed's own if configured,
-//! else adapted to how often the feed really publishes, never shorter than
-//! the server asks with RSS `<ttl>`, `sy:updatePeriod`, Cache-Control
-//! `max-age` or `Expires`, always within the configured bounds), with
-//! jitter; exponential backoff on consecutive failures; Retry-After as a
-//! wait, not a failure; 410 Gone as the end. Pure: no HTTP, no parsing.
+//! The scheduling policy: turns the outcome of a poll into the feed's next
+//! state: the regular interval (the feed's own if configured, else adapted
+//! to how often the feed really publishes, never shorter than the server
+//! asks with RSS `<ttl>`, `sy:updatePeriod`, Cache-Control `max-age` or
+//! `Expires`, always within the configured bounds), with jitter;
+//! exponential backoff on consecutive failures; Retry-After as a wait, not
+//! a failure; 410 Gone as the end. Pure: no HTTP, no parsing, no clock.
 
 use std::time::Duration;
 
+use super::state::{FailureKind, FeedState, Health};
 use crate::config::Polling;
-use crate::store::{FeedState, Health};
 
 /// What a poll came to, as far as scheduling cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,17 +27,55 @@ pub enum Outcome {
         last_modified: Option<String>,
         /// The new URL, when every redirect on the way was permanent.
         permanent_redirect: Option<String>,
+        /// A flaw the feed was read in spite of (bytes invalid in its
+        /// encoding): kept as the feed's last error, with its kind.
+        flaw: Option<(FailureKind, String)>,
     },
     /// 429 or 503 with Retry-After: come back later, nothing is wrong.
-    Wait { status: u16, retry_after: Duration },
+    Wait {
+        status: u16,
+        retry_after: Duration,
+    },
     /// 410: the feed is gone for good.
     Gone,
-    Failure {
-        status: Option<u16>,
-        kind: String,
-        message: String,
-        retry_after: Option<Duration>,
-    },
+    Failure(Failure),
+}
+
+/// A poll that failed: what the fetch, the parser or the store said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub status: Option<u16>,
+    pub kind: FailureKind,
+    pub message: String,
+    /// A Retry-After the server sent with its error status.
+    pub retry_after: Option<Duration>,
+}
+
+impl Outcome {
+    /// What a failed poll comes to: 410 is the end, 429 or 503 with
+    /// Retry-After a wait at the server's request, anything else a failure.
+    pub fn of_failure(f: Failure) -> Outcome {
+        match (f.status, f.retry_after) {
+            (Some(410), _) => Outcome::Gone,
+            (Some(status @ (429 | 503)), Some(retry_after)) => Outcome::Wait { status, retry_after },
+            _ => Outcome::Failure(f),
+        }
+    }
+}
+
+/// The longest wait the server asked for: RSS TTL (minutes),
+/// `sy:updatePeriod`, Cache-Control max-age, or an Expires date (Unix ms)
+/// after `now`.
+pub fn server_hint(
+    ttl_minutes: Option<u32>,
+    update_period: Option<Duration>,
+    max_age: Option<Duration>,
+    expires_ms: Option<i64>,
+    now: i64,
+) -> Option<Duration> {
+    let ttl = ttl_minutes.map(|m| Duration::from_secs(u64::from(m) * 60));
+    let expires = expires_ms.and_then(|e| u64::try_from(e - now).ok().map(Duration::from_millis));
+    [ttl, update_period, max_age, expires].into_iter().flatten().max()
 }
 
 /// How many polls in a row a permanent redirect must be seen before the
@@ -123,6 +161,7 @@ impl Policy {
                 etag,
                 last_modified,
                 permanent_redirect,
+                flaw,
             } => {
                 // Without fresh dates (a 304), keep what was learnt before.
                 let learnt = observed_gap.or_else(|| {
@@ -134,8 +173,9 @@ impl Policy {
                 s.health = Health::Ok;
                 s.last_success = Some(now);
                 s.last_status = Some(*status);
-                s.last_error = None;
-                s.error_kind = None;
+                // A flaw is said, though the feed works.
+                s.last_error = flaw.as_ref().map(|(_, m)| m.clone());
+                s.error_kind = flaw.as_ref().map(|(k, _)| *k);
                 s.consecutive_failures = 0;
                 s.hold_until = None;
                 s.interval_secs = Some(interval.as_secs());
@@ -170,7 +210,7 @@ impl Policy {
                 let wait = (*retry_after).clamp(Duration::from_secs(1), self.max_backoff);
                 s.last_status = Some(*status);
                 s.last_error = Some(format!("HTTP {status}: asked to retry after {}s", wait.as_secs()));
-                s.error_kind = Some("retry_after".into());
+                s.error_kind = Some(FailureKind::RetryAfter);
                 // Waiting at the server's request: in backoff until then,
                 // with no failure counted.
                 s.hold_until = Some(now + ms(wait));
@@ -181,16 +221,16 @@ impl Policy {
                 s.health = Health::Gone;
                 s.last_status = Some(410);
                 s.last_error = Some("HTTP 410 Gone: the feed was removed".into());
-                s.error_kind = Some("gone".into());
+                s.error_kind = Some(FailureKind::Gone);
                 s.next_poll = None;
                 s.hold_until = None;
             }
-            Outcome::Failure {
+            Outcome::Failure(Failure {
                 status,
                 kind,
                 message,
                 retry_after,
-            } => {
+            }) => {
                 let interval = self.interval_with(feed_interval, None, None);
                 s.consecutive_failures += 1;
                 s.health = if s.consecutive_failures >= 2 {
@@ -200,7 +240,7 @@ impl Policy {
                 };
                 s.last_status = *status;
                 s.last_error = Some(message.clone());
-                s.error_kind = Some(kind.clone());
+                s.error_kind = Some(*kind);
                 let mut wait = jittered(self.backoff(interval, s.consecutive_failures), rand01);
                 if let Some(ra) = retry_after {
                     wait = wait.max((*ra).min(self.max_backoff));
@@ -294,16 +334,17 @@ mod tests {
             etag: Some("\"e\"".into()),
             last_modified: None,
             permanent_redirect: None,
+            flaw: None,
         }
     }
 
     fn fail() -> Outcome {
-        Outcome::Failure {
+        Outcome::Failure(Failure {
             status: Some(500),
-            kind: "http_status".into(),
+            kind: FailureKind::HttpStatus,
             message: "HTTP 500".into(),
             retry_after: None,
-        }
+        })
     }
 
     #[test]
@@ -387,6 +428,7 @@ mod tests {
                 etag: None,
                 last_modified: None,
                 permanent_redirect: None,
+                flaw: None,
             };
             p.after_poll(&FeedState::default(), &o, own, 0, 0.5).interval_secs
         };
@@ -419,6 +461,7 @@ mod tests {
             etag: None,
             last_modified: None,
             permanent_redirect: None,
+            flaw: None,
         };
         assert_eq!(
             p.after_poll(&learnt, &not_modified, None, 0, 0.5).next_poll,
@@ -445,6 +488,31 @@ mod tests {
             "a feed not yet due keeps its time"
         );
         assert_eq!(startup_window(20, Duration::from_secs(900)), Duration::from_millis(400));
+    }
+
+    #[test]
+    fn failures_become_waits_and_ends_by_status() {
+        let f = |status, retry_after| Failure {
+            status: Some(status),
+            kind: FailureKind::HttpStatus,
+            message: format!("HTTP {status}"),
+            retry_after,
+        };
+        let ra = Some(Duration::from_secs(120));
+        assert_eq!(Outcome::of_failure(f(410, None)), Outcome::Gone);
+        assert_eq!(
+            Outcome::of_failure(f(503, ra)),
+            Outcome::Wait {
+                status: 503,
+                retry_after: Duration::from_secs(120)
+            }
+        );
+        assert_eq!(Outcome::of_failure(f(503, None)), Outcome::Failure(f(503, None)));
+        assert_eq!(Outcome::of_failure(f(500, ra)), Outcome::Failure(f(500, ra)));
+        assert_eq!(
+            server_hint(Some(30), None, Some(Duration::from_secs(600)), Some(3_600_000), 0),
+            Some(Duration::from_secs(3600))
+        );
     }
 
     #[test]
@@ -475,6 +543,7 @@ mod tests {
             etag: None,
             last_modified: None,
             permanent_redirect: Some("https://new.example/feed".into()),
+            flaw: None,
         };
         let mut s = FeedState::default();
         for i in 1..REDIRECT_CONFIRMATIONS {
