@@ -668,7 +668,7 @@ pub async fn feeds(path: &Path, failing: bool, json_out: bool) -> Result<(), Fai
 /// OPML), skipping those already there.
 pub fn feeds_import(path: &Path, opml_file: &Path) -> Result<(), Failure> {
     let cfg = load(path)?;
-    let r = config::import_opml(&cfg, opml_file).map_err(anyhow::Error::new)?;
+    let r = config::import_opml(&cfg.feeds, &cfg.feeds_file, opml_file).map_err(anyhow::Error::new)?;
     println!(
         "imported {} feeds into {} ({} already present or invalid)",
         r.added,
@@ -680,7 +680,7 @@ pub fn feeds_import(path: &Path, opml_file: &Path) -> Result<(), Failure> {
 
 pub fn feeds_export(path: &Path) -> Result<(), Failure> {
     let cfg = load(path)?;
-    let xml = crate::feed::to_opml(&cfg.feeds).map_err(anyhow::Error::msg)?;
+    let xml = config::to_opml(&cfg.feeds).map_err(anyhow::Error::msg)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{xml}").or_else(quiet_on_broken_pipe)
 }

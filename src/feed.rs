@@ -1,13 +1,11 @@
 //! Feed documents: parses RSS 0.9x/1.0/2.0, Atom and JSON Feed with feed-rs
 //! and normalizes entries into [`Item`]s (plain text, canonical link, UTC
-//! date, deterministic identity and story keys). Also reads and writes OPML
-//! feed lists. Pure: no I/O.
+//! date, deterministic identity and story keys). Pure: no I/O.
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::config::FeedSpec;
 use crate::scheduler::FailureKind;
 use crate::text;
 
@@ -847,80 +845,6 @@ fn collapse_dirty(s: &str) -> String {
     out
 }
 
-/// Reads feeds from an OPML document (outlines with `xmlUrl`, nested
-/// outlines' titles become tags).
-pub fn parse_opml(xml: &str) -> Result<Vec<FeedSpec>, String> {
-    let doc = opml::OPML::from_str(xml).map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    fn walk(outlines: &[opml::Outline], tags: &[String], out: &mut Vec<FeedSpec>) {
-        for o in outlines {
-            let label = o.title.clone().unwrap_or_else(|| o.text.clone());
-            if let Some(url) = &o.xml_url {
-                out.push(FeedSpec {
-                    url: url.trim().to_string(),
-                    name: label.trim().to_string(),
-                    lang: o.language.clone().map(|l| normalize_lang(&l)).filter(|l| !l.is_empty()),
-                    interval: None,
-                    tags: tags.to_vec(),
-                });
-            }
-            if !o.outlines.is_empty() {
-                let mut t = tags.to_vec();
-                if !label.trim().is_empty() {
-                    t.push(label.trim().to_string());
-                }
-                walk(&o.outlines, &t, out);
-            }
-        }
-    }
-    walk(&doc.body.outlines, &[], &mut out);
-    Ok(out)
-}
-
-/// Writes feeds as an OPML document, one outline per feed, grouped under
-/// their first tag.
-pub fn to_opml(feeds: &[FeedSpec]) -> Result<String, String> {
-    let mut doc = opml::OPML {
-        head: Some(opml::Head {
-            title: Some("newshound feeds".to_string()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    for f in feeds {
-        let outline = opml::Outline {
-            text: f.name.clone(),
-            title: Some(f.name.clone()),
-            r#type: Some("rss".to_string()),
-            xml_url: Some(f.url.clone()),
-            language: f.lang.clone(),
-            ..Default::default()
-        };
-        match f.tags.first() {
-            Some(tag) => {
-                let group = match doc
-                    .body
-                    .outlines
-                    .iter()
-                    .position(|o| o.xml_url.is_none() && &o.text == tag)
-                {
-                    Some(i) => i,
-                    None => {
-                        doc.body.outlines.push(opml::Outline {
-                            text: tag.clone(),
-                            ..Default::default()
-                        });
-                        doc.body.outlines.len() - 1
-                    }
-                };
-                doc.body.outlines[group].outlines.push(outline);
-            }
-            None => doc.body.outlines.push(outline),
-        }
-    }
-    doc.to_string().map_err(|e| e.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1369,28 +1293,5 @@ mod tests {
             }
         }
         assert!(shortcut > 500, "the random links rarely took the shortcut ({shortcut})");
-    }
-
-    #[test]
-    fn opml_round_trip() {
-        let feeds = vec![
-            FeedSpec {
-                url: "https://a.example/rss".into(),
-                name: "A".into(),
-                lang: Some("uk".into()),
-                interval: None,
-                tags: vec!["wire".into()],
-            },
-            FeedSpec {
-                url: "https://b.example/atom".into(),
-                name: "B".into(),
-                lang: None,
-                interval: None,
-                tags: vec![],
-            },
-        ];
-        let xml = to_opml(&feeds).unwrap();
-        let back = parse_opml(&xml).unwrap();
-        assert_eq!(back, feeds);
     }
 }

@@ -1,0 +1,189 @@
+//! Problems in config files, each named by `file:line:col` with the
+//! offending line and a caret under it; and the source files they point
+//! into.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// One problem in a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+    /// The offending source line and the caret under it, when known.
+    pub excerpt: Option<(String, usize, usize)>,
+    /// A warning does not stop the configuration from loading.
+    pub warning: bool,
+}
+
+impl Diagnostic {
+    pub(super) fn into_warning(self) -> Diagnostic {
+        Diagnostic { warning: true, ..self }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}{}",
+            self.file.display(),
+            self.line,
+            self.col,
+            if self.warning { "warning: " } else { "" },
+            self.message
+        )?;
+        if let Some((line, col, len)) = &self.excerpt {
+            let pad: String = line
+                .chars()
+                .take(col.saturating_sub(1))
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            write!(f, "\n    {line}\n    {pad}{}", "^".repeat((*len).max(1)))?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything wrong with a configuration.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<Diagnostic>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A source file kept in memory so that byte offsets become line:col.
+pub(super) struct Source {
+    pub(super) path: PathBuf,
+    pub(super) text: String,
+}
+
+impl Source {
+    pub(super) fn read(path: &Path, diags: &mut Vec<Diagnostic>) -> Option<Source> {
+        match std::fs::read(path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => Some(Source {
+                    path: path.to_path_buf(),
+                    text,
+                }),
+                Err(e) => {
+                    diags.push(whole_file(path, format!("not valid UTF-8 ({e})")));
+                    None
+                }
+            },
+            Err(e) => {
+                diags.push(whole_file(path, format!("cannot read: {e}")));
+                None
+            }
+        }
+    }
+
+    /// The line (from 1) of a byte offset. Counts from the start: only for
+    /// reporting, never per entry of a long file.
+    pub(super) fn line_of(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+    }
+
+    pub(super) fn diag_at(&self, offset: usize, len: usize, message: impl Into<String>) -> Diagnostic {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let line = before.matches('\n').count() + 1;
+        let col = before[line_start..].chars().count() + 1;
+        let line_end = self.text[line_start..]
+            .find('\n')
+            .map_or(self.text.len(), |i| line_start + i);
+        let line_text = self.text[line_start..line_end].trim_end_matches('\r').to_string();
+        let max_len = line_end.saturating_sub(offset).max(1);
+        let width = self.text[offset..offset + len.min(max_len).min(self.text.len() - offset)]
+            .chars()
+            .count();
+        Diagnostic {
+            file: self.path.clone(),
+            line,
+            col,
+            message: message.into(),
+            excerpt: Some((line_text, col, width)),
+            warning: false,
+        }
+    }
+
+    pub(super) fn diag_span<T>(&self, s: &Spanned<T>, message: impl Into<String>) -> Diagnostic {
+        let span = s.span();
+        self.diag_at(span.start, span.end - span.start, message)
+    }
+
+    /// The byte offset where a string value's content starts, given the
+    /// value's span (which includes the quotes).
+    pub(super) fn string_content_start(&self, span_start: usize) -> usize {
+        let rest = &self.text[span_start.min(self.text.len())..];
+        if rest.starts_with("'''") || rest.starts_with("\"\"\"") {
+            let after = &rest[3..];
+            if after.starts_with("\r\n") {
+                span_start + 5
+            } else if after.starts_with('\n') {
+                span_start + 4
+            } else {
+                span_start + 3
+            }
+        } else {
+            span_start + 1
+        }
+    }
+
+    pub(super) fn parse<T: for<'de> Deserialize<'de>>(&self, diags: &mut Vec<Diagnostic>) -> Option<T> {
+        match toml::from_str::<T>(&self.text) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let span = e.span().unwrap_or(0..0);
+                let msg = e.message().trim().to_string();
+                diags.push(self.diag_at(span.start, span.end - span.start, msg));
+                None
+            }
+        }
+    }
+}
+
+pub(super) fn whole_file(path: &Path, message: String) -> Diagnostic {
+    Diagnostic {
+        file: path.to_path_buf(),
+        line: 1,
+        col: 1,
+        message,
+        excerpt: None,
+        warning: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diagnostics_point_at_line_and_column() {
+        let src = Source {
+            path: PathBuf::from("w.toml"),
+            text: "a = 1\nquery = 'x (y'\n".into(),
+        };
+        let d = src.diag_at(15, 1, "unbalanced");
+        assert_eq!((d.line, d.col), (2, 10));
+        assert_eq!(
+            d.to_string(),
+            "w.toml:2:10: unbalanced\n    query = 'x (y'\n             ^"
+        );
+    }
+}

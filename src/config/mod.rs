@@ -1,0 +1,29 @@
+//! Configuration: the only reader of config files. Raw serde types
+//! ([`raw`], unknown keys are errors) are validated into [`Config`]; every
+//! problem is reported as `file:line:col: message` ([`diagnostics`]).
+//! Watchlists are compiled here through the pure `rules` module, so that
+//! `check` and start-up see the same errors. No network, no database.
+//!
+//! | file | what |
+//! |---|---|
+//! | [`settings`] | `newshound.toml` and [`load`], which loads everything it points at |
+//! | [`feeds`] | the `[[feed]]` list and a feed URL's identity |
+//! | [`opml`] | OPML feed lists: read, export, import |
+//! | [`watchlists`] | watchlist and alias files, compiled |
+//! | [`values`] | durations, sizes, counts |
+//! | [`diagnostics`] | `file:line:col` problems and the sources they point into |
+
+pub mod diagnostics;
+pub mod feeds;
+pub mod opml;
+mod raw;
+pub mod settings;
+pub mod values;
+pub mod watchlists;
+
+pub use diagnostics::{ConfigErrors, Diagnostic};
+pub use feeds::FeedSpec;
+pub use opml::{ImportError, Imported, import_opml, parse_opml, to_opml};
+pub use settings::{AlertSettings, Config, LOG_SINK, Polling, load, load_feed_list};
+pub use values::{parse_duration, parse_size};
+pub use watchlists::load_watchlist;

@@ -1,0 +1,265 @@
+//! The daemon's own config file (`newshound.toml`): database and alert
+//! log paths, polling and alert settings; and loading the whole
+//! configuration it points at (feed list, watchlists, aliases).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::diagnostics::{ConfigErrors, Diagnostic, Source, whole_file};
+use super::feeds::{self, FeedSpec};
+use super::opml;
+use super::raw::RawMain;
+use super::values::{count_field, duration_field, parse_duration, parse_size};
+use super::watchlists::{load_alias_dir, load_watchlist_with};
+use crate::rules::CompiledWatchlist;
+
+/// The name of the sink that writes the JSON Lines alert log.
+pub const LOG_SINK: &str = "log";
+
+// ---------------------------------------------------------- validated types
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Polling {
+    pub interval: Duration,
+    pub min_interval: Duration,
+    pub max_interval: Duration,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub concurrency: usize,
+    pub per_host: usize,
+    pub host_gap: Duration,
+    pub max_body: u64,
+    pub user_agent: String,
+    pub max_backoff: Duration,
+}
+
+impl Default for Polling {
+    fn default() -> Polling {
+        Polling {
+            interval: Duration::from_secs(15 * 60),
+            min_interval: Duration::from_secs(2 * 60),
+            max_interval: Duration::from_secs(6 * 3600),
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            concurrency: 32,
+            per_host: 2,
+            host_gap: Duration::from_secs(1),
+            max_body: 8 * 1024 * 1024,
+            user_agent: format!(
+                "newshound/{} (news monitor; +https://github.com/newshound/newshound)",
+                env!("CARGO_PKG_VERSION")
+            ),
+            max_backoff: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertSettings {
+    /// On a feed's first poll, items older than this are stored without
+    /// alerting.
+    pub first_poll_max_age: Duration,
+}
+
+impl Default for AlertSettings {
+    fn default() -> AlertSettings {
+        AlertSettings {
+            first_poll_max_age: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub file: PathBuf,
+    pub database: PathBuf,
+    pub alert_log: PathBuf,
+    pub feeds_file: PathBuf,
+    pub polling: Polling,
+    pub alerts: AlertSettings,
+    pub feeds: Vec<FeedSpec>,
+    pub watchlists: Vec<CompiledWatchlist>,
+    /// Problems that did not stop loading (duplicate OPML outlines).
+    pub warnings: Vec<Diagnostic>,
+}
+
+fn resolve(base: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
+}
+
+pub(super) fn parent_dir(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Loads and validates the configuration at `path`, with its feed list,
+/// watchlists and aliases. Every problem found is returned, not only the
+/// first.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let mut diags = Vec::new();
+    let Some(src) = Source::read(path, &mut diags) else {
+        return Err(ConfigErrors(diags));
+    };
+    let Some(raw) = src.parse::<RawMain>(&mut diags) else {
+        return Err(ConfigErrors(diags));
+    };
+    let base = parent_dir(path);
+
+    let d = Polling::default();
+    let p = &raw.polling;
+    let mut polling = Polling {
+        interval: duration_field(&src, &p.interval, d.interval, &mut diags),
+        min_interval: duration_field(&src, &p.min_interval, d.min_interval, &mut diags),
+        max_interval: duration_field(&src, &p.max_interval, d.max_interval, &mut diags),
+        timeout: duration_field(&src, &p.timeout, d.timeout, &mut diags),
+        connect_timeout: duration_field(&src, &p.connect_timeout, d.connect_timeout, &mut diags),
+        concurrency: count_field(&src, &p.concurrency, d.concurrency, 4096, &mut diags),
+        per_host: count_field(&src, &p.per_host, d.per_host, 64, &mut diags),
+        host_gap: match &p.host_gap {
+            None => d.host_gap,
+            Some(s) => parse_duration(s.get_ref()).unwrap_or_else(|m| {
+                diags.push(src.diag_span(s, m));
+                d.host_gap
+            }),
+        },
+        max_body: match &p.max_body {
+            None => d.max_body,
+            Some(s) => match parse_size(s.get_ref()) {
+                Ok(n) if n >= 1024 => n,
+                Ok(_) => {
+                    diags.push(src.diag_span(s, "max_body must be at least 1KiB"));
+                    d.max_body
+                }
+                Err(m) => {
+                    diags.push(src.diag_span(s, m));
+                    d.max_body
+                }
+            },
+        },
+        user_agent: match &p.user_agent {
+            None => d.user_agent.clone(),
+            Some(s) if s.get_ref().trim().is_empty() || s.get_ref().contains(['\r', '\n']) => {
+                diags.push(src.diag_span(s, "user_agent must be one non-empty line"));
+                d.user_agent.clone()
+            }
+            Some(s) => s.get_ref().clone(),
+        },
+        max_backoff: duration_field(&src, &p.max_backoff, d.max_backoff, &mut diags),
+    };
+    if polling.min_interval > polling.max_interval {
+        if let Some(s) = &p.min_interval {
+            diags.push(src.diag_span(s, "min_interval is larger than max_interval"));
+        }
+        polling.min_interval = polling.max_interval;
+    }
+    let alerts = AlertSettings {
+        first_poll_max_age: duration_field(
+            &src,
+            &raw.alerts.first_poll_max_age,
+            AlertSettings::default().first_poll_max_age,
+            &mut diags,
+        ),
+    };
+
+    let database = resolve(&base, raw.database.get_ref());
+    let alert_log = resolve(&base, raw.alert_log.get_ref());
+    let feeds_file = resolve(&base, raw.feeds.get_ref());
+    let mut warnings = Vec::new();
+    let feeds = load_feed_list(&feeds_file, &mut diags, &mut warnings);
+
+    let wl_dir = resolve(&base, raw.watchlists.get_ref());
+    let alias_dir = match &raw.aliases {
+        Some(a) => resolve(&base, a.get_ref()),
+        None => parent_dir(&wl_dir).join("aliases"),
+    };
+    if !wl_dir.is_dir() {
+        diags.push(src.diag_span(
+            &raw.watchlists,
+            format!("watchlists folder {} does not exist", wl_dir.display()),
+        ));
+    }
+    let sinks = [LOG_SINK.to_string()];
+    let shared = load_alias_dir(&alias_dir, raw.aliases.is_some(), &mut diags);
+    let mut watchlists = Vec::new();
+    let mut names: HashMap<String, PathBuf> = HashMap::new();
+    for file in toml_files(&wl_dir, &mut diags) {
+        if let Some(wl) = load_watchlist_with(&file, &shared, &sinks, &mut diags) {
+            if let Some(first) = names.get(&wl.name) {
+                diags.push(whole_file(
+                    &file,
+                    format!("watchlist name '{}' is already used by {}", wl.name, first.display()),
+                ));
+            } else {
+                names.insert(wl.name.clone(), file.clone());
+                watchlists.push(wl);
+            }
+        }
+    }
+    if diags.is_empty() && watchlists.is_empty() {
+        diags.push(src.diag_span(
+            &raw.watchlists,
+            format!("no watchlist (*.toml) in {}", wl_dir.display()),
+        ));
+    }
+
+    if diags.is_empty() {
+        Ok(Config {
+            file: path.to_path_buf(),
+            database,
+            alert_log,
+            feeds_file,
+            polling,
+            alerts,
+            feeds,
+            watchlists,
+            warnings,
+        })
+    } else {
+        Err(ConfigErrors(diags))
+    }
+}
+
+/// The `*.toml` files of a folder, sorted by name.
+pub(super) fn toml_files(dir: &Path, diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            if dir.exists() {
+                diags.push(whole_file(dir, format!("cannot list folder: {e}")));
+            }
+            return Vec::new();
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Loads the feed list, a TOML file of `[[feed]]` tables or an OPML file.
+pub fn load_feed_list(path: &Path, diags: &mut Vec<Diagnostic>, warnings: &mut Vec<Diagnostic>) -> Vec<FeedSpec> {
+    let Some(src) = Source::read(path, diags) else {
+        return Vec::new();
+    };
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("opml") || e.eq_ignore_ascii_case("xml"))
+    {
+        return match opml::parse_opml(&src.text) {
+            Ok(list) => opml::dedup_feeds(list, &src, diags, warnings),
+            Err(e) => {
+                diags.push(whole_file(path, format!("invalid OPML: {e}")));
+                Vec::new()
+            }
+        };
+    }
+    feeds::toml_feed_list(&src, diags)
+}

@@ -1,0 +1,207 @@
+//! Watchlists and their aliases: each file read, its queries compiled
+//! through the pure `rules` module, every error placed at its
+//! `file:line:col` inside the query text.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+
+use super::diagnostics::{ConfigErrors, Diagnostic, Source, whole_file};
+use super::raw::RawWatchlist;
+use super::settings::{LOG_SINK, parent_dir, toml_files};
+use crate::rules::{self, Aliases, CompiledWatchlist, Location, RuleDef, Severity, WatchlistDef};
+
+/// Shared aliases: every `*.toml` in `dir`, each a table of
+/// `name = ["entry", ...]`.
+pub(super) struct SharedAliases {
+    aliases: Aliases,
+    /// Bytes of every alias file, for watchlist versions.
+    digest_input: Vec<u8>,
+}
+
+pub(super) fn load_alias_dir(dir: &Path, required: bool, diags: &mut Vec<Diagnostic>) -> SharedAliases {
+    let mut out = SharedAliases {
+        aliases: Aliases::new(),
+        digest_input: Vec::new(),
+    };
+    if !dir.is_dir() {
+        if required {
+            diags.push(whole_file(dir, "aliases folder does not exist".to_string()));
+        }
+        return out;
+    }
+    let mut origin: HashMap<String, PathBuf> = HashMap::new();
+    // All files first, so that aliases may refer to aliases of other files.
+    let mut defs: Vec<(String, Vec<String>)> = Vec::new();
+    let mut spans: HashMap<String, (usize, Vec<Spanned<String>>)> = HashMap::new();
+    let mut sources = Vec::new();
+    for file in toml_files(dir, diags) {
+        let Some(src) = Source::read(&file, diags) else {
+            continue;
+        };
+        out.digest_input.extend_from_slice(src.text.as_bytes());
+        let Some(raw) = src.parse::<BTreeMap<String, Vec<Spanned<String>>>>(diags) else {
+            continue;
+        };
+        for (name, entries) in raw {
+            if let Some(first) = origin.get(&name) {
+                diags.push(whole_file(
+                    &file,
+                    format!("alias '{name}' is already defined in {}", first.display()),
+                ));
+                continue;
+            }
+            origin.insert(name.clone(), file.clone());
+            defs.push((name.clone(), entries.iter().map(|s| s.get_ref().clone()).collect()));
+            spans.insert(name, (sources.len(), entries));
+        }
+        sources.push(src);
+    }
+    let (aliases, errors) = rules::compile_aliases(&defs, &Aliases::new());
+    out.aliases = aliases;
+    for e in errors {
+        if let Location::Alias { name, entry } = &e.location {
+            if let Some((src_i, entries)) = spans.get(name) {
+                if let Some(s) = entries.get(*entry) {
+                    diags.push(query_diag(&sources[*src_i], s, &format!("alias '{name}'"), &e.error));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn query_diag(src: &Source, s: &Spanned<String>, what: &str, e: &rules::QueryError) -> Diagnostic {
+    let start = src.string_content_start(s.span().start) + e.offset;
+    src.diag_at(start, e.len, format!("{what}: {}", e.message))
+}
+
+/// Loads one watchlist file for `match`, `eval` and `replay`, with the
+/// shared aliases from the `aliases` folder next to its folder.
+pub fn load_watchlist(path: &Path) -> Result<CompiledWatchlist, ConfigErrors> {
+    let mut diags = Vec::new();
+    let alias_dir = parent_dir(&parent_dir(path)).join("aliases");
+    let shared = load_alias_dir(&alias_dir, false, &mut diags);
+    let sinks = [LOG_SINK.to_string()];
+    let wl = load_watchlist_with(path, &shared, &sinks, &mut diags);
+    match wl {
+        Some(w) if diags.is_empty() => Ok(w),
+        _ => Err(ConfigErrors(diags)),
+    }
+}
+
+pub(super) fn load_watchlist_with(
+    path: &Path,
+    shared: &SharedAliases,
+    sinks: &[String],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<CompiledWatchlist> {
+    let src = Source::read(path, diags)?;
+    let raw = src.parse::<RawWatchlist>(diags)?;
+    let before = diags.len();
+    let name = match &raw.name {
+        Some(n) if n.get_ref().trim().is_empty() => {
+            diags.push(src.diag_span(n, "watchlist name must not be empty"));
+            String::new()
+        }
+        Some(n) => n.get_ref().trim().to_string(),
+        None => path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    let severity = match &raw.severity {
+        None => Severity::default(),
+        Some(s) => Severity::parse(s.get_ref()).unwrap_or_else(|| {
+            diags.push(src.diag_span(s, "severity must be one of low, medium, high, critical"));
+            Severity::default()
+        }),
+    };
+    let sink_names = match &raw.sinks {
+        None => sinks.to_vec(),
+        Some(list) => {
+            let mut v = Vec::new();
+            for s in list {
+                if sinks.contains(s.get_ref()) {
+                    v.push(s.get_ref().clone());
+                } else {
+                    diags.push(src.diag_span(
+                        s,
+                        format!("unknown sink '{}' (known: {})", s.get_ref(), sinks.join(", ")),
+                    ));
+                }
+            }
+            v
+        }
+    };
+    if raw.rule.is_empty() {
+        diags.push(src.diag_at(0, 0, "watchlist has no [[rule]]"));
+    }
+    let mut ids: HashMap<&str, usize> = HashMap::new();
+    let mut rule_defs = Vec::new();
+    for r in &raw.rule {
+        let id = r.id.get_ref().trim();
+        if id.is_empty() {
+            diags.push(src.diag_span(&r.id, "rule id must not be empty"));
+        } else if let Some(&first) = ids.get(id) {
+            let line = src.line_of(first);
+            diags.push(src.diag_span(&r.id, format!("rule id '{id}' is already used on line {line}")));
+        } else {
+            ids.insert(id, r.id.span().start);
+        }
+        let sev = r.severity.as_ref().and_then(|s| {
+            let v = Severity::parse(s.get_ref());
+            if v.is_none() {
+                diags.push(src.diag_span(s, "severity must be one of low, medium, high, critical"));
+            }
+            v
+        });
+        rule_defs.push(RuleDef {
+            id: id.to_string(),
+            query: r.query.get_ref().clone(),
+            severity: sev,
+        });
+    }
+    let mut hasher = Sha256::new();
+    hasher.update(src.text.as_bytes());
+    hasher.update(&shared.digest_input);
+    let digest = hasher.finalize();
+    let version: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let def = WatchlistDef {
+        name,
+        description: raw.description.clone(),
+        severity,
+        sinks: sink_names,
+        rules: rule_defs,
+        exclude: raw.exclude.iter().map(|s| s.get_ref().clone()).collect(),
+        aliases: raw
+            .aliases
+            .iter()
+            .map(|(k, v)| (k.clone(), v.iter().map(|s| s.get_ref().clone()).collect()))
+            .collect(),
+        version,
+    };
+    match rules::compile_watchlist(&def, &shared.aliases) {
+        Ok(wl) if diags.len() == before => Some(wl),
+        Ok(_) => None,
+        Err(errors) => {
+            for e in errors {
+                let d = match &e.location {
+                    Location::Rule(i) => {
+                        let r = &raw.rule[*i];
+                        query_diag(&src, &r.query, &format!("rule '{}'", r.id.get_ref()), &e.error)
+                    }
+                    Location::Exclude(i) => query_diag(&src, &raw.exclude[*i], "exclude", &e.error),
+                    Location::Alias { name, entry } => match raw.aliases.get(name).and_then(|v| v.get(*entry)) {
+                        Some(s) => query_diag(&src, s, &format!("alias '{name}'"), &e.error),
+                        None => whole_file(path, format!("alias '{name}': {}", e.error.message)),
+                    },
+                };
+                diags.push(d);
+            }
+            None
+        }
+    }
+}
