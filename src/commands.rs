@@ -14,7 +14,7 @@ use crate::alert::Alert;
 use crate::app;
 use crate::clock::Clock;
 use crate::config::{self, ConfigErrors};
-use crate::feed::Item;
+use crate::feed::{item_from_json, str_field};
 use crate::rules::Matcher;
 use crate::store::Store;
 
@@ -80,41 +80,6 @@ pub fn check(path: &Path) -> Result<(), Failure> {
             }
             Err(Failure::Problems(errors.0.len()))
         }
-    }
-}
-
-fn str_field<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
-/// Reads one JSON Lines item as `match` and `eval` take it.
-pub fn item_from_json(v: &Value) -> Item {
-    let published = v
-        .get("published")
-        .and_then(Value::as_str)
-        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-        .map(|d| d.with_timezone(&chrono::Utc));
-    let link = v
-        .get("canonical_link")
-        .and_then(Value::as_str)
-        .or_else(|| v.get("link").and_then(Value::as_str))
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
-    let tags = match v.get("tags").or_else(|| v.get("category")) {
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-        Some(Value::String(s)) if !s.is_empty() => vec![s.clone()],
-        _ => Vec::new(),
-    };
-    Item {
-        key: String::new(),
-        title: str_field(v, "title").to_string(),
-        summary: str_field(v, "summary").to_string(),
-        content: str_field(v, "content").to_string(),
-        link,
-        published,
-        lang: Some(str_field(v, "lang").to_string()).filter(|s| !s.is_empty()),
-        tags,
-        authors: Vec::new(),
     }
 }
 

@@ -11,11 +11,13 @@
 //! | [`opml`] | OPML feed lists: read, export, import |
 //! | [`watchlists`] | watchlist and alias files, compiled |
 //! | [`values`] | durations, sizes, counts |
+//! | `paths` | relative paths, folders of one-file-a-thing configs |
 //! | [`diagnostics`] | `file:line:col` problems and the sources they point into |
 
 pub mod diagnostics;
 pub mod feeds;
 pub mod opml;
+mod paths;
 mod raw;
 pub mod settings;
 pub mod values;
@@ -24,6 +26,6 @@ pub mod watchlists;
 pub use diagnostics::{ConfigErrors, Diagnostic};
 pub use feeds::FeedSpec;
 pub use opml::{ImportError, Imported, import_opml, parse_opml, to_opml};
-pub use settings::{AlertSettings, Config, LOG_SINK, Polling, load, load_feed_list};
+pub use settings::{AlertSettings, Config, Polling, load, load_feed_list};
 pub use values::{parse_duration, parse_size};
-pub use watchlists::load_watchlist;
+pub use watchlists::{LOG_SINK, load_watchlist};

@@ -9,15 +9,11 @@ use std::time::Duration;
 use super::diagnostics::{ConfigErrors, Diagnostic, Source, whole_file};
 use super::feeds::{self, FeedSpec};
 use super::opml;
+use super::paths::{parent_dir, resolve, toml_files};
 use super::raw::RawMain;
 use super::values::{count_field, duration_field, parse_duration, parse_size};
-use super::watchlists::{load_alias_dir, load_watchlist_with};
+use super::watchlists::{LOG_SINK, load_alias_dir, load_watchlist_with};
 use crate::rules::CompiledWatchlist;
-
-/// The name of the sink that writes the JSON Lines alert log.
-pub const LOG_SINK: &str = "log";
-
-// ---------------------------------------------------------- validated types
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Polling {
@@ -83,18 +79,6 @@ pub struct Config {
     pub watchlists: Vec<CompiledWatchlist>,
     /// Problems that did not stop loading (duplicate OPML outlines).
     pub warnings: Vec<Diagnostic>,
-}
-
-fn resolve(base: &Path, p: &str) -> PathBuf {
-    let p = Path::new(p);
-    if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
-}
-
-pub(super) fn parent_dir(p: &Path) -> PathBuf {
-    match p.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
 }
 
 /// Loads and validates the configuration at `path`, with its feed list,
@@ -222,26 +206,6 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     } else {
         Err(ConfigErrors(diags))
     }
-}
-
-/// The `*.toml` files of a folder, sorted by name.
-pub(super) fn toml_files(dir: &Path, diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            if dir.exists() {
-                diags.push(whole_file(dir, format!("cannot list folder: {e}")));
-            }
-            return Vec::new();
-        }
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
-        .collect();
-    files.sort();
-    files
 }
 
 /// Loads the feed list, a TOML file of `[[feed]]` tables or an OPML file.

@@ -9,9 +9,14 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use super::diagnostics::{ConfigErrors, Diagnostic, Source, whole_file};
+use super::paths::{parent_dir, toml_files};
 use super::raw::RawWatchlist;
-use super::settings::{LOG_SINK, parent_dir, toml_files};
 use crate::rules::{self, Aliases, CompiledWatchlist, Location, RuleDef, Severity, WatchlistDef};
+
+/// The name of the sink that writes the JSON Lines alert log.
+pub const LOG_SINK: &str = "log";
+
+// ---------------------------------------------------------- validated types
 
 /// Shared aliases: every `*.toml` in `dir`, each a table of
 /// `name = ["entry", ...]`.
