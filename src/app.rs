@@ -66,7 +66,12 @@ impl Parts {
             fetcher.clone(),
             matcher.clone(),
             AlertBuilder::new(&config.watchlists, config.alerts.first_poll_max_age),
-            Policy::from(&config.polling),
+            Policy {
+                interval: config.polling.interval,
+                min_interval: config.polling.min_interval,
+                max_interval: config.polling.max_interval,
+                max_backoff: config.polling.max_backoff,
+            },
             intervals,
             worker.waker(),
             clock,

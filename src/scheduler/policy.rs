@@ -9,7 +9,6 @@
 use std::time::Duration;
 
 use super::state::{FailureKind, FeedState, Health};
-use crate::config::Polling;
 
 /// What a poll came to, as far as scheduling cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,17 +90,6 @@ pub struct Policy {
     pub min_interval: Duration,
     pub max_interval: Duration,
     pub max_backoff: Duration,
-}
-
-impl From<&Polling> for Policy {
-    fn from(p: &Polling) -> Policy {
-        Policy {
-            interval: p.interval,
-            min_interval: p.min_interval,
-            max_interval: p.max_interval,
-            max_backoff: p.max_backoff,
-        }
-    }
 }
 
 fn ms(d: Duration) -> i64 {
