@@ -16,6 +16,7 @@ use crate::clock::Clock;
 use crate::config::{self, ConfigErrors};
 use crate::feed::{item_from_json, str_field};
 use crate::rules::Matcher;
+use crate::rules::evaluate::{Labelled, evaluate, read_labelled};
 use crate::store::Store;
 
 /// Exit code for a configuration error (sysexits EX_CONFIG).
@@ -288,99 +289,6 @@ pub async fn search(path: &Path, query: &str, limit: usize) -> Result<(), Failur
     Ok(())
 }
 
-/// Scores of a watchlist against labelled items.
-#[derive(Debug, Clone, Default)]
-pub struct EvalReport {
-    pub true_pos: usize,
-    pub false_pos: usize,
-    pub false_neg: usize,
-    pub true_neg: usize,
-    /// Items labelled `maybe`, left out of the scores.
-    pub maybe: usize,
-    /// (id, title, rules that fired, matched terms)
-    pub false_positives: Vec<(String, String, Vec<String>, Vec<String>)>,
-    /// (id, title, the closest miss)
-    pub false_negatives: Vec<(String, String, Option<crate::rules::NearMiss>)>,
-}
-
-impl EvalReport {
-    pub fn precision(&self) -> f64 {
-        ratio(self.true_pos, self.true_pos + self.false_pos)
-    }
-
-    pub fn recall(&self) -> f64 {
-        ratio(self.true_pos, self.true_pos + self.false_neg)
-    }
-
-    pub fn f1(&self) -> f64 {
-        let (p, r) = (self.precision(), self.recall());
-        if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
-    }
-}
-
-fn ratio(a: usize, b: usize) -> f64 {
-    if b == 0 { 1.0 } else { a as f64 / b as f64 }
-}
-
-fn id_text(v: &Value) -> String {
-    match v.get("id") {
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => "?".into(),
-    }
-}
-
-/// Runs `matcher` over labelled JSON Lines items (`label`: yes/no/maybe).
-pub fn evaluate(matcher: &Matcher, labels: &Path) -> anyhow::Result<EvalReport> {
-    let text = std::fs::read_to_string(labels).with_context(|| format!("cannot read {}", labels.display()))?;
-    let mut r = EvalReport::default();
-    for (n, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v: Value =
-            serde_json::from_str(line).with_context(|| format!("{}:{}: invalid JSON", labels.display(), n + 1))?;
-        let label = v.get("label").and_then(Value::as_str).unwrap_or("");
-        let relevant = match label {
-            "yes" => true,
-            "no" => false,
-            "maybe" => {
-                r.maybe += 1;
-                continue;
-            }
-            other => anyhow::bail!(
-                "{}:{}: label must be yes, no or maybe, not {other:?}",
-                labels.display(),
-                n + 1
-            ),
-        };
-        let item = item_from_json(&v);
-        // The daemon's path, quick raw test included.
-        let (source, feed_url) = (str_field(&v, "source"), str_field(&v, "feed_url"));
-        let found = matcher.match_item(&item, source, feed_url);
-        let miss = if found.is_empty() && relevant {
-            matcher.with_item_document(&item, source, feed_url, |d| matcher.closest_miss(d))
-        } else {
-            None
-        };
-        match (relevant, found.first()) {
-            (true, Some(_)) => r.true_pos += 1,
-            (false, None) => r.true_neg += 1,
-            (false, Some(m)) => {
-                r.false_pos += 1;
-                let terms = m.terms.iter().map(|t| format!("{} ({})", t.text, t.field)).collect();
-                r.false_positives
-                    .push((id_text(&v), item.title.clone(), m.rules.clone(), terms));
-            }
-            (true, None) => {
-                r.false_neg += 1;
-                r.false_negatives.push((id_text(&v), item.title.clone(), miss));
-            }
-        }
-    }
-    Ok(r)
-}
-
 fn clip(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
@@ -389,14 +297,20 @@ fn clip(s: &str, n: usize) -> String {
     }
 }
 
+/// Reads a labelled file, naming it in its errors.
+pub fn read_labels(labels: &Path) -> anyhow::Result<Vec<Labelled>> {
+    let text = std::fs::read_to_string(labels).with_context(|| format!("cannot read {}", labels.display()))?;
+    read_labelled(&text).map_err(|e| anyhow::anyhow!("{}:{e}", labels.display()))
+}
+
 pub fn eval(watchlist: &Path, labels: &Path) -> Result<(), Failure> {
     let wl = config::load_watchlist(watchlist).map_err(Failure::Config)?;
     let matcher = Matcher::new(vec![wl]);
-    let r = evaluate(&matcher, labels)?;
+    let r = evaluate(&matcher, &read_labels(labels)?);
     println!(
         "{}: {} items scored ({} maybe left out)",
         labels.display(),
-        r.true_pos + r.false_pos + r.false_neg + r.true_neg,
+        r.scored(),
         r.maybe
     );
     println!(
@@ -411,28 +325,29 @@ pub fn eval(watchlist: &Path, labels: &Path) -> Result<(), Failure> {
     );
     if !r.false_positives.is_empty() {
         println!("\nfalse positives ({}):", r.false_positives.len());
-        for (id, title, rules, terms) in &r.false_positives {
+        for f in &r.false_positives {
             println!(
-                "  {id}  {}\n      rules: {}  terms: {}",
-                clip(title, 110),
-                rules.join(", "),
-                terms.join(", ")
+                "  {}  {}\n      rules: {}  terms: {}",
+                f.id,
+                clip(&f.title, 110),
+                f.rules.join(", "),
+                f.terms.join(", ")
             );
         }
     }
     if !r.false_negatives.is_empty() {
         println!("\nfalse negatives ({}):", r.false_negatives.len());
-        for (id, title, miss) in &r.false_negatives {
-            println!("  {id}  {}", clip(title, 110));
-            if let Some(m) = miss {
-                match &m.excluded_by {
-                    Some(x) => println!("      rule {} matched but exclusion {} fired", m.rule, clip(x, 100)),
+        for m in &r.false_negatives {
+            println!("  {}  {}", m.id, clip(&m.title, 110));
+            if let Some(c) = &m.closest {
+                match &c.excluded_by {
+                    Some(x) => println!("      rule {} matched but exclusion {} fired", c.rule, clip(x, 100)),
                     None => println!(
                         "      closest: rule {} ({}/{} clauses), missing {}",
-                        m.rule,
-                        m.satisfied,
-                        m.clauses,
-                        clip(&m.missing.join(" AND "), 100)
+                        c.rule,
+                        c.satisfied,
+                        c.clauses,
+                        clip(&c.missing.join(" AND "), 100)
                     ),
                 }
             }

@@ -4,8 +4,9 @@
 
 use std::path::Path;
 
-use newshound::commands::evaluate;
+use newshound::commands::read_labels;
 use newshound::rules::Matcher;
+use newshound::rules::evaluate::evaluate;
 
 fn shipped() -> Matcher {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/watchlists/ukraine-peace-plan.toml");
@@ -21,7 +22,7 @@ fn precision_and_recall_on_the_labelled_corpus() {
         eprintln!("skipped: {} is absent", labels.display());
         return;
     }
-    let r = evaluate(&shipped(), &labels).unwrap();
+    let r = evaluate(&shipped(), &read_labels(&labels).unwrap());
     println!(
         "TP {} FP {} FN {} TN {} (maybe {}): precision {:.3} recall {:.3} F1 {:.3}",
         r.true_pos,
@@ -41,7 +42,7 @@ fn precision_and_recall_on_the_labelled_corpus() {
 #[test]
 fn every_language_and_look_alike_fixture() {
     let labels = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/watchlist/ukraine-peace-plan.jsonl");
-    let r = evaluate(&shipped(), &labels).unwrap();
+    let r = evaluate(&shipped(), &read_labels(&labels).unwrap());
     assert!(
         r.false_positives.is_empty() && r.false_negatives.is_empty(),
         "false positives {:#?}\nfalse negatives {:#?}",
