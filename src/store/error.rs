@@ -1,0 +1,27 @@
+//! What can go wrong in the store.
+
+use std::path::PathBuf;
+
+use super::tokenizer::TokenizerError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot create database folder {path}")]
+    Folder {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("database schema version {found} is newer than this newshound supports ({supported}); upgrade newshound")]
+    TooNew { found: i64, supported: i64 },
+    #[error("the store is closed")]
+    Closed,
+    #[error("the transaction was rolled back")]
+    NotCommitted,
+    #[error("cannot encode stored value")]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Tokenizer(#[from] TokenizerError),
+}

@@ -1,0 +1,117 @@
+//! The store's thread: one SQLite connection that runs every job in
+//! order, the polls waiting in its queue committed together (group
+//! commit); and the handle the async side sends it jobs through, over a
+//! bounded channel.
+
+use std::path::Path;
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::error::StoreError;
+use super::schema::open_connection;
+
+/// Jobs waiting for the store thread; senders wait when it is full.
+const QUEUE: usize = 256;
+
+/// A job runs on the store thread and returns how to answer its caller
+/// once the transaction it ran in is committed (`true`) or not (`false`).
+type Job = Box<dyn FnOnce(&mut Connection) -> Reply + Send>;
+type Reply = Box<dyn FnOnce(bool) + Send>;
+
+/// Most jobs run in one transaction (group commit).
+const GROUP: usize = 64;
+
+/// Runs jobs in groups: every job waiting in the queue (up to [`GROUP`])
+/// goes into one transaction, and callers hear back after it commits. One
+/// commit, one full-text index flush and one WAL sync serve many polls.
+/// Jobs use savepoints, so each one stays atomic on its own inside the
+/// group.
+fn serve(conn: &mut Connection, rx: &mut mpsc::Receiver<Job>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < GROUP {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let grouped = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+        let replies: Vec<Reply> = jobs.into_iter().map(|job| job(conn)).collect();
+        let committed = !grouped
+            || match conn.execute_batch("COMMIT") {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!(error = %e, "database commit failed; the group is rolled back");
+                    let _ = conn.execute_batch("ROLLBACK");
+                    false
+                }
+            };
+        for reply in replies {
+            reply(committed);
+        }
+    }
+}
+
+/// Handle to the store thread. Cheap to clone; the thread ends when the last
+/// handle is closed or dropped, after finishing every queued job.
+#[derive(Clone)]
+pub struct Store {
+    tx: mpsc::Sender<Job>,
+    thread: std::sync::Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and starts the store thread.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let mut conn = open_connection(path)?;
+        let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("newshound-store".into())
+            .spawn(move || {
+                serve(&mut conn, &mut rx);
+                // Fold the WAL back so the file is complete on its own.
+                let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
+            })
+            .map_err(|source| StoreError::Folder {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Store {
+            tx,
+            thread: std::sync::Arc::new(std::sync::Mutex::new(Some(thread))),
+        })
+    }
+
+    pub(super) async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = f(conn);
+            Box::new(move |committed: bool| {
+                let _ = tx.send(if committed {
+                    result
+                } else {
+                    Err(StoreError::NotCommitted)
+                });
+            })
+        });
+        self.tx.send(job).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Finishes every queued job and stops the thread. Other clones of this
+    /// handle must be dropped first for the thread to end.
+    pub async fn close(self) {
+        let thread = self.thread.clone();
+        drop(self);
+        let handle = thread.lock().ok().and_then(|mut g| g.take());
+        if let Some(h) = handle {
+            let _ = tokio::task::spawn_blocking(move || h.join()).await;
+        }
+    }
+}

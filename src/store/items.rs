@@ -1,0 +1,356 @@
+//! Items, their matches and the stories already alerted: a poll's new
+//! items committed in one transaction with their matches and outbox rows;
+//! the identities a feed has stored; the full-text index, filled in bulk
+//! behind the items table; search and the stored items for replay.
+
+use std::collections::HashSet;
+
+use rusqlite::{Connection, params};
+
+use super::error::StoreError;
+use super::feeds::write_state;
+use super::handle::Store;
+use crate::feed::Item;
+use crate::rules::WatchlistMatch;
+use crate::scheduler::FeedState;
+
+/// Items indexed per full-text job; larger backlogs take several jobs.
+const FTS_BATCH: i64 = 20_000;
+
+/// An alert to queue with its match.
+#[derive(Debug, Clone)]
+pub struct AlertDraft {
+    pub alert_id: String,
+    pub story_keys: Vec<String>,
+    pub sinks: Vec<String>,
+    pub payload: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMatch {
+    pub watchlist_match: WatchlistMatch,
+    /// `None` when the item may not alert (old backlog on a first poll).
+    pub alert: Option<AlertDraft>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewItem {
+    pub item: Item,
+    pub matches: Vec<NewMatch>,
+}
+
+/// Everything one successful poll writes, in one transaction.
+#[derive(Debug, Clone)]
+pub struct PollCommit {
+    pub feed_id: i64,
+    pub state: FeedState,
+    pub items: Vec<NewItem>,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitSummary {
+    pub items: usize,
+    pub matches: usize,
+    pub alerts: usize,
+    /// Matches whose story had already alerted on the watchlist.
+    pub duplicates: usize,
+}
+
+/// A stored item, for search and replay.
+#[derive(Debug, Clone)]
+pub struct StoredItem {
+    pub id: i64,
+    pub feed_name: String,
+    pub feed_url: String,
+    pub item: Item,
+    pub first_seen: i64,
+}
+
+impl Store {
+    /// Which of `keys` the feed has not stored yet, in the order given
+    /// (duplicates within `keys` reported once).
+    pub async fn unseen_keys(&self, feed_id: i64, keys: Vec<String>) -> Result<Vec<String>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND key = ?2")?;
+            let mut seen = HashSet::new();
+            let mut out = Vec::new();
+            for k in keys {
+                if !seen.insert(k.clone()) {
+                    continue;
+                }
+                if !stmt.exists(params![feed_id, k])? {
+                    out.push(k);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Writes a poll's items, matches, outbox rows and the feed state in one
+    /// transaction.
+    pub async fn commit_poll(&self, commit: PollCommit) -> Result<CommitSummary, StoreError> {
+        self.call(move |conn| {
+            let tx = conn.savepoint()?;
+            let summary = commit_in(&tx, &commit)?;
+            write_state(&tx, commit.feed_id, &commit.state)?;
+            tx.commit()?;
+            Ok(summary)
+        })
+        .await
+    }
+
+    /// Adds the items stored since the last call to the full-text index, in
+    /// bulk: one large index segment costs far less than one per poll.
+    /// Returns how many items were indexed.
+    pub async fn index_pending(&self) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            let n = self
+                .call(|conn| {
+                    let tx = conn.savepoint()?;
+                    let upto: i64 = tx.query_row("SELECT value FROM meta WHERE key = 'fts_upto'", [], |r| r.get(0))?;
+                    let last: i64 = tx.query_row(
+                        "SELECT coalesce(max(id), ?1) FROM (SELECT id FROM items WHERE id > ?1 ORDER BY id LIMIT ?2)",
+                        params![upto, FTS_BATCH],
+                        |r| r.get(0),
+                    )?;
+                    if last == upto {
+                        return Ok(0);
+                    }
+                    let n = tx.execute(
+                        "INSERT INTO items_fts (rowid, title, summary, content)
+                         SELECT id, title, summary, content FROM items WHERE id > ?1 AND id <= ?2",
+                        params![upto, last],
+                    )?;
+                    tx.execute("UPDATE meta SET value = ?1 WHERE key = 'fts_upto'", [last])?;
+                    tx.commit()?;
+                    Ok(n as u64)
+                })
+                .await?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n;
+        }
+    }
+
+    /// Full-text search over stored items, best first. The query uses
+    /// SQLite FTS5 syntax; one that does not parse is searched as plain
+    /// words.
+    pub async fn search(&self, query: String, limit: usize) -> Result<Vec<StoredItem>, StoreError> {
+        self.call(move |conn| {
+            let sql = format!(
+                "SELECT {ITEM_COLUMNS} FROM items_fts JOIN items i ON i.id = items_fts.rowid
+                 JOIN feeds f ON f.id = i.feed_id WHERE items_fts MATCH ?1 ORDER BY bm25(items_fts) LIMIT ?2"
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let run = |stmt: &mut rusqlite::Statement<'_>, q: &str| -> rusqlite::Result<Vec<StoredItem>> {
+                stmt.query_map(params![q, limit as i64], stored_item)?.collect()
+            };
+            match run(&mut stmt, &query) {
+                Ok(v) => Ok(v),
+                Err(_) => {
+                    let quoted: Vec<String> = query
+                        .split_whitespace()
+                        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+                        .collect();
+                    Ok(run(&mut stmt, &quoted.join(" "))?)
+                }
+            }
+        })
+        .await
+    }
+
+    /// Stored items first seen at or after `since`, in first-seen order, a
+    /// page at a time: pass the last id of the previous page as `after_id`.
+    pub async fn items_since(&self, since: i64, after_id: i64, limit: usize) -> Result<Vec<StoredItem>, StoreError> {
+        self.call(move |conn| {
+            let sql = format!(
+                "SELECT {ITEM_COLUMNS} FROM items i JOIN feeds f ON f.id = i.feed_id
+                 WHERE i.first_seen >= ?1 AND i.id > ?2 ORDER BY i.id LIMIT ?3"
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt
+                .query_map(params![since, after_id, limit as i64], stored_item)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// Counts rows of a table, for tests and status lines.
+    pub async fn count(&self, table: &'static str) -> Result<u64, StoreError> {
+        self.call(move |conn| {
+            let allowed = ["feeds", "items", "matches", "outbox", "story_alerts"];
+            if !allowed.contains(&table) {
+                return Err(StoreError::Sqlite(rusqlite::Error::InvalidQuery));
+            }
+            let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+            Ok(n as u64)
+        })
+        .await
+    }
+}
+
+const ITEM_COLUMNS: &str = "i.id, f.name, f.url, i.key, i.title, i.summary, i.content, i.link, i.published, i.lang, i.tags, i.authors, i.first_seen";
+
+fn stored_item(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredItem> {
+    let tags: String = r.get(10)?;
+    let authors: String = r.get(11)?;
+    Ok(StoredItem {
+        id: r.get(0)?,
+        feed_name: r.get(1)?,
+        feed_url: r.get(2)?,
+        item: Item {
+            key: r.get(3)?,
+            title: r.get(4)?,
+            summary: r.get(5)?,
+            content: r.get(6)?,
+            link: r.get(7)?,
+            published: r.get::<_, Option<i64>>(8)?.map(crate::clock::ms_to_datetime),
+            lang: r.get(9)?,
+            tags: serde_json::from_str(&tags).unwrap_or_default(),
+            authors: serde_json::from_str(&authors).unwrap_or_default(),
+        },
+        first_seen: r.get(12)?,
+    })
+}
+
+/// A list as JSON text; the empty list without going through serde.
+fn json_list(v: &[String]) -> Result<String, StoreError> {
+    if v.is_empty() {
+        Ok("[]".to_string())
+    } else {
+        Ok(serde_json::to_string(v)?)
+    }
+}
+
+fn commit_in(tx: &Connection, c: &PollCommit) -> Result<CommitSummary, StoreError> {
+    let mut summary = CommitSummary::default();
+    let mut insert_item = tx.prepare_cached(
+        "INSERT INTO items (feed_id, key, title, summary, content, link, published, first_seen, lang, tags, authors)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT(feed_id, key) DO NOTHING",
+    )?;
+    let mut insert_match = tx.prepare_cached(
+        "INSERT OR IGNORE INTO matches (item_id, watchlist, version, rules, terms, snippet, alert_id, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    let mut stories = Stories::prepare(tx, "story_alerts")?;
+    let mut insert_outbox = tx.prepare_cached(
+        "INSERT OR IGNORE INTO outbox (alert_id, sink, payload, created_at, next_attempt) VALUES (?1, ?2, ?3, ?4, ?4)",
+    )?;
+    for new in &c.items {
+        let it = &new.item;
+        let inserted = insert_item.execute(params![
+            c.feed_id,
+            it.key,
+            it.title,
+            it.summary,
+            it.content,
+            it.link,
+            it.published.map(|d| d.timestamp_millis()),
+            c.now,
+            it.lang,
+            json_list(&it.tags)?,
+            json_list(&it.authors)?,
+        ])?;
+        if inserted == 0 {
+            // Already stored (the same identity twice in one document).
+            continue;
+        }
+        let id = tx.last_insert_rowid();
+        summary.items += 1;
+        for m in &new.matches {
+            let wm = &m.watchlist_match;
+            summary.matches += 1;
+            let mut alert_id: Option<&str> = None;
+            if let Some(a) = &m.alert {
+                if !stories.claim(&wm.watchlist, &a.story_keys, &a.alert_id)? {
+                    summary.duplicates += 1;
+                } else {
+                    for sink in &a.sinks {
+                        insert_outbox.execute(params![a.alert_id, sink, a.payload, c.now])?;
+                    }
+                    summary.alerts += 1;
+                    alert_id = Some(&a.alert_id);
+                }
+            }
+            insert_match.execute(params![
+                id,
+                wm.watchlist,
+                wm.version,
+                serde_json::to_string(&wm.rules)?,
+                serde_json::to_string(&wm.terms)?,
+                wm.snippet,
+                alert_id,
+                c.now,
+            ])?;
+        }
+    }
+    Ok(summary)
+}
+
+/// The stories a watchlist has alerted on, in `table`: a story alerts
+/// once per watchlist, whichever of its keys (link, title) a later copy
+/// shares. The daemon's commits and `replay`'s dry run both decide here.
+struct Stories<'c> {
+    seen: rusqlite::CachedStatement<'c>,
+    insert: rusqlite::CachedStatement<'c>,
+}
+
+impl<'c> Stories<'c> {
+    fn prepare(conn: &'c Connection, table: &str) -> Result<Stories<'c>, StoreError> {
+        Ok(Stories {
+            seen: conn.prepare_cached(&format!(
+                "SELECT 1 FROM {table} WHERE watchlist = ?1 AND story_key = ?2"
+            ))?,
+            insert: conn.prepare_cached(&format!(
+                "INSERT OR IGNORE INTO {table} (watchlist, story_key, alert_id) VALUES (?1, ?2, ?3)"
+            ))?,
+        })
+    }
+
+    /// True when the story (any of `keys`) is new on `watchlist`; it is
+    /// then recorded as alerted by `alert_id`.
+    fn claim(&mut self, watchlist: &str, keys: &[String], alert_id: &str) -> Result<bool, StoreError> {
+        for k in keys {
+            if self.seen.exists(params![watchlist, k])? {
+                return Ok(false);
+            }
+        }
+        for k in keys {
+            self.insert.execute(params![watchlist, k, alert_id])?;
+        }
+        Ok(true)
+    }
+}
+
+impl Store {
+    /// For `replay`: which of these (watchlist, story keys) pairs, taken in
+    /// order, would alert, by the rule the daemon's commits follow, as if
+    /// no story had alerted before. Nothing is written.
+    pub async fn first_of_stories(&self, pairs: Vec<(String, Vec<String>)>) -> Result<Vec<bool>, StoreError> {
+        self.call(move |conn| {
+            let tx = conn.savepoint()?;
+            tx.execute_batch(
+                "CREATE TEMP TABLE IF NOT EXISTS replay_stories (watchlist TEXT NOT NULL, story_key TEXT NOT NULL,
+                 alert_id TEXT NOT NULL, PRIMARY KEY (watchlist, story_key)) WITHOUT ROWID;
+                 DELETE FROM replay_stories;",
+            )?;
+            let mut out = Vec::with_capacity(pairs.len());
+            {
+                let mut stories = Stories::prepare(&tx, "temp.replay_stories")?;
+                for (watchlist, keys) in &pairs {
+                    out.push(stories.claim(watchlist, keys, "replay")?);
+                }
+            }
+            // Rolled back: a dry run leaves nothing behind.
+            drop(tx);
+            Ok(out)
+        })
+        .await
+    }
+}
