@@ -3,28 +3,40 @@
 //! matches in SQLite and emits alerts.
 //!
 //! ```text
-//! config/ --load+validate--> Config --compile--> Matcher (rules)
+//! config/ --load+validate--> Config --compile--> rules::Matcher
 //!
-//! app (scheduler decides who is due) --> fetch (HTTP, 304 = state only)
-//!        --> feed::parse (feed-rs) + normalize --> Item
-//!        --> store.unseen_keys (skipped on a feed's first poll, when
-//!            nothing of it is stored) --> rules::Matcher (presearch + verify)
-//!        --> store.commit_poll: items, matches, outbox in ONE transaction
-//!        --> alert::AlertWorker: outbox --> sinks (JSON Lines log), mark delivered
+//! app: the due queue (scheduler) says who is polled; for each poll,
+//!   pipeline::poll, a straight line:
+//!     fetch (HTTP; 304 = state only; failures typed)
+//!     --> outcome (scheduler::Outcome)
+//!     --> feed::parse_document (feed-rs) --> entries with identity
+//!     --> drop the entries the feed has stored (store.unseen_keys; not
+//!         asked on a feed's first poll, when it has none)
+//!     --> normalize + match (rules::Matcher: raw test, presearch, verify)
+//!     --> alert::AlertBuilder (drafts, first-poll backlog held back)
+//!     --> store.commit_poll: items, matches, outbox rows and the feed's
+//!         next state (scheduler::Policy) in ONE transaction, whatever
+//!         the outcome
+//!   alert::AlertWorker: outbox --> sinks (JSON Lines log), mark delivered
 //! ```
 //!
-//! | module | owns | never touches |
-//! |---|---|---|
-//! | [`app`] | assembling the parts, the poll pipeline, cancellation and shutdown order | SQL, HTTP |
-//! | [`commands`] | the CLI subcommands besides the daemon (check, match, eval, replay, alerts, feeds, search) | SQL, HTTP |
-//! | [`config`] | reading config files; raw types validated into [`config::Config`]; `file:line:col` errors | network, DB |
-//! | [`rules`] | the watchlist query language: normalize, parse, compile, match, explain (pure) | I/O |
-//! | [`scheduler`] | when each feed is due: intervals, hints, backoff, jitter (pure) | HTTP, parsing |
-//! | [`fetch`] | the only reqwest user: client, timeouts, decompression and body cap, conditional GET, redirects, per-site politeness | DB |
-//! | [`feed`] | feed-rs parsing, normalization to [`feed::Item`], identity, canonical URLs, OPML (pure) | I/O |
-//! | [`store`] | the only rusqlite user: one writer thread with group commit, migrations, bulk FTS, outbox | HTTP |
-//! | [`alert`] | alert records, sinks and the delivery worker | feeds, rules |
-//! | [`systemd`] | sd_notify; no-op without `NOTIFY_SOCKET` | |
+//! Floors, from the ground up; a module imports only from floors below it.
+//!
+//! | floor | module | owns | never touches |
+//! |---|---|---|---|
+//! | ground | [`text`] | normalization shared by rules, feed identity and the index tokenizer | I/O |
+//! | ground | [`clock`] | the one reader of wall time | I/O |
+//! | ground | [`scheduler`] | feed state, health, failure kinds; intervals, hints, backoff, jitter; the due queue (pure) | HTTP, parsing, DB |
+//! | ground | [`systemd`] | sd_notify; no-op without `NOTIFY_SOCKET` | |
+//! | 2 | [`feed`] | feed-rs parsing, normalization to [`feed::Item`], identity, canonical URLs (pure) | I/O |
+//! | 3 | [`rules`] | the watchlist query language: parse, compile, presearch, verify, explain, evaluate (pure) | I/O |
+//! | 4 | [`config`] | reading config files; raw types validated into [`config::Config`]; `file:line:col` errors; OPML | network, DB |
+//! | 5 | [`fetch`] | the only reqwest user: client, timeouts, decompression and body cap, conditional GET, redirects, per-site politeness | DB |
+//! | 5 | [`store`] | the only rusqlite user: one writer thread with group commit, migrations, bulk FTS, stories, outbox | HTTP |
+//! | 6 | [`alert`] | alert records, the alert builder, sinks and the delivery worker | feeds, rules' matching |
+//! | 7 | [`pipeline`] | one poll as a straight line | resources it does not own |
+//! | 8 | [`app`] | assembling the parts from a `Config`, running them, cancellation and the shutdown order | SQL, HTTP, pipeline steps |
+//! | 9 | [`commands`] | the CLI subcommands, one file each, on the library's public API | SQL, HTTP |
 pub mod alert;
 pub mod app;
 pub mod clock;

@@ -1,5 +1,5 @@
 //! Configuration: the only reader of config files. Raw serde types
-//! ([`raw`], unknown keys are errors) are validated into [`Config`]; every
+//! (`raw`, unknown keys are errors) are validated into [`Config`]; every
 //! problem is reported as `file:line:col: message` ([`diagnostics`]).
 //! Watchlists are compiled here through the pure `rules` module, so that
 //! `check` and start-up see the same errors. No network, no database.

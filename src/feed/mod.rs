@@ -4,7 +4,7 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | [`parse`] | documents to entries (identity first, text later) |
+//! | [`parse`](mod@parse) | documents to entries (identity first, text later) |
 //! | [`decode`] | bytes in any encoding to UTF-8; HTML pages told apart |
 //! | [`dates`] | feed dates |
 //! | [`identity`] | entry keys, canonical links, story keys |

@@ -11,7 +11,7 @@
 //! | [`feeds`] | the feed list and each feed's state and health |
 //! | [`items`] | items, matches, stories, the full-text index, search |
 //! | [`outbox`] | alerts waiting for their sinks |
-//! | [`tokenizer`] | the full-text index's tokenizer |
+//! | `tokenizer` | the full-text index's tokenizer |
 //! | [`error`] | [`StoreError`] |
 
 pub mod error;

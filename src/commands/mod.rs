@@ -1,0 +1,23 @@
+//! The command-line subcommands, one file each. An edge of the program:
+//! errors are `anyhow` here, turned into exit codes by `main` through
+//! [`Failure`]. They use the library's public API only.
+
+mod alerts;
+mod check;
+mod eval;
+mod feeds;
+mod matching;
+mod replay;
+mod run;
+mod search;
+mod shared;
+
+pub use alerts::alerts;
+pub use check::check;
+pub use eval::{eval, read_labels};
+pub use feeds::{feed_json, feeds, feeds_export, feeds_import};
+pub use matching::{match_items, match_line};
+pub use replay::replay;
+pub use run::{once, run};
+pub use search::search;
+pub use shared::{EX_CONFIG, Failure};

@@ -1,0 +1,27 @@
+//! `newshound run` (the daemon) and `newshound once` (one cycle).
+
+use std::path::Path;
+
+use tokio_util::sync::CancellationToken;
+
+use super::shared::{Failure, load};
+use crate::app;
+
+pub async fn run(path: &Path, cancel: CancellationToken) -> Result<(), Failure> {
+    let cfg = load(path)?;
+    app::run_daemon(cfg, cancel).await?;
+    Ok(())
+}
+
+pub async fn once(path: &Path, all: bool, cancel: CancellationToken) -> Result<(), Failure> {
+    let cfg = load(path)?;
+    let r = app::run_once(cfg, all, cancel).await?;
+    println!(
+        "polled {} feeds: {} not modified, {} failed, {} new items, {} alerts raised, {} delivered",
+        r.polled, r.not_modified, r.failed, r.new_items, r.alerts, r.delivered
+    );
+    if r.cancelled > 0 {
+        println!("stopped by a signal: {} feeds not polled", r.cancelled);
+    }
+    Ok(())
+}

@@ -1,0 +1,44 @@
+//! What every subcommand shares: how failures become exit codes, loading
+//! the config (its warnings logged), quiet ends on a closed pipe.
+
+use std::path::Path;
+
+use crate::config::{self, ConfigErrors};
+
+/// Exit code for a configuration error (sysexits EX_CONFIG).
+pub const EX_CONFIG: u8 = 78;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("invalid configuration")]
+    Config(ConfigErrors),
+    #[error("{0} problem(s)")]
+    Problems(usize),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+pub(super) fn load(path: &Path) -> Result<config::Config, Failure> {
+    let cfg = config::load(path).map_err(Failure::Config)?;
+    for w in &cfg.warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(cfg)
+}
+
+/// A reader that went away (`| head`) ends the output quietly.
+pub(super) fn quiet_on_broken_pipe(e: std::io::Error) -> Result<(), Failure> {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Ok(())
+    } else {
+        Err(anyhow::Error::new(e).context("cannot write output").into())
+    }
+}
+
+pub(super) fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n).collect::<String>())
+    }
+}
