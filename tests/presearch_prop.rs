@@ -1,6 +1,11 @@
 //! Property: the presearch matcher (literals + Aho-Corasick, then verify)
-//! returns exactly what evaluating every rule on every item returns, for
-//! random rules and random items.
+//! returns exactly what evaluating every rule on every item returns, and
+//! the rules a straightforward reference evaluator finds, for random rules
+//! and random items.
+
+#[allow(dead_code)]
+#[path = "common/reference.rs"]
+mod reference;
 
 use newshound::rules::{self, Aliases, DocFields, Document, Matcher, RuleDef, WatchlistDef};
 use proptest::prelude::*;
@@ -142,6 +147,10 @@ proptest! {
             prop_assert_eq!(&m.match_document(&m.document(fields)), &expected);
             // The quick test on raw text never turns away a match.
             prop_assert_eq!(&m.match_fields(fields), &expected);
+            // And the reference, written the long way, agrees on the rules.
+            let by_reference = reference::watchlist_rules(&m.watchlists()[0], &reference::RefDoc::new(&fields));
+            let rules: Vec<String> = expected.first().map(|w| w.rules.clone()).unwrap_or_default();
+            prop_assert_eq!(rules, by_reference, "title {:?} summary {:?}", title, summary);
             if !m.may_match(&fields) {
                 prop_assert!(expected.is_empty());
             }

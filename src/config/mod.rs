@@ -28,4 +28,4 @@ pub use feeds::FeedSpec;
 pub use opml::{ImportError, Imported, import_opml, parse_opml, to_opml};
 pub use settings::{AlertSettings, Config, Polling, load, load_feed_list};
 pub use values::{parse_duration, parse_size};
-pub use watchlists::{LOG_SINK, load_watchlist};
+pub use watchlists::{LOG_SINK, load_watchlist, watchlist_from_text};

@@ -97,6 +97,25 @@ pub fn load_watchlist(path: &Path) -> Result<CompiledWatchlist, ConfigErrors> {
     }
 }
 
+/// Compiles a watchlist written as `text`, as if read from `path`, without
+/// shared aliases: what `check` says of a file, for tools and fuzzing.
+pub fn watchlist_from_text(path: &Path, text: &str) -> Result<CompiledWatchlist, ConfigErrors> {
+    let mut diags = Vec::new();
+    let src = Source {
+        path: path.to_path_buf(),
+        text: text.to_string(),
+    };
+    let shared = SharedAliases {
+        aliases: Aliases::new(),
+        digest_input: Vec::new(),
+    };
+    let wl = watchlist_from_source(&src, &shared, &[LOG_SINK.to_string()], &mut diags);
+    match wl {
+        Some(w) if diags.is_empty() => Ok(w),
+        _ => Err(ConfigErrors(diags)),
+    }
+}
+
 pub(super) fn load_watchlist_with(
     path: &Path,
     shared: &SharedAliases,
@@ -104,6 +123,16 @@ pub(super) fn load_watchlist_with(
     diags: &mut Vec<Diagnostic>,
 ) -> Option<CompiledWatchlist> {
     let src = Source::read(path, diags)?;
+    watchlist_from_source(&src, shared, sinks, diags)
+}
+
+fn watchlist_from_source(
+    src: &Source,
+    shared: &SharedAliases,
+    sinks: &[String],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<CompiledWatchlist> {
+    let path = src.path.as_path();
     let raw = src.parse::<RawWatchlist>(diags)?;
     let before = diags.len();
     let name = match &raw.name {
