@@ -74,7 +74,7 @@ pub(super) struct Source {
 
 impl Source {
     pub(super) fn read(path: &Path, diags: &mut Vec<Diagnostic>) -> Option<Source> {
-        match std::fs::read(path) {
+        match read_capped(path) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => Some(Source {
                     path: path.to_path_buf(),
@@ -158,6 +158,25 @@ impl Source {
     }
 }
 
+/// The largest config file read: a path that names a device or a huge
+/// file by mistake must not hang `check` or start-up.
+const MAX_FILE: u64 = 16 * 1024 * 1024;
+
+/// A regular file's bytes, at most [`MAX_FILE`] of them.
+fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    f.take(MAX_FILE + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(std::io::Error::other(format!("larger than {} MiB", MAX_FILE >> 20)));
+    }
+    Ok(bytes)
+}
+
 pub(super) fn whole_file(path: &Path, message: String) -> Diagnostic {
     Diagnostic {
         file: path.to_path_buf(),
@@ -172,6 +191,15 @@ pub(super) fn whole_file(path: &Path, message: String) -> Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_device_or_a_folder_is_not_read_as_a_config_file() {
+        for p in ["/dev/zero", "/"] {
+            let mut diags = Vec::new();
+            assert!(Source::read(Path::new(p), &mut diags).is_none());
+            assert!(diags[0].message.starts_with("cannot read: "), "{}", diags[0]);
+        }
+    }
 
     #[test]
     fn diagnostics_point_at_line_and_column() {
