@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use newshound::app;
-use newshound::commands::{self, Failure};
+use newshound::commands::{self, EvalOptions, Failure, Show};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -76,6 +76,22 @@ enum Command {
         watchlist: PathBuf,
         #[arg(long)]
         labels: PathBuf,
+        /// Hold out a validation part and score it apart: random:SHARE[:SEED]
+        /// (random:0.5:7) or time:DATE (time:2025-12-01).
+        #[arg(long)]
+        holdout: Option<String>,
+        /// Score K folds of the items (cut by a hash of their ids).
+        #[arg(long)]
+        folds: Option<usize>,
+        /// Seed for --folds.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// What each rule alone brings, and terms of the misses no rule has.
+        #[arg(long)]
+        suggest: bool,
+        /// Which errors to list.
+        #[arg(long, value_enum, default_value_t = Show::Tuning)]
+        show: Show,
     },
     /// Show what the current watchlists would have alerted among stored items.
     Replay {
@@ -187,7 +203,25 @@ fn main() -> ExitCode {
                 follow,
                 json,
             } => commands::alerts(&cli.config, since.as_deref(), watchlist.as_deref(), follow, json).await,
-            Command::Eval { watchlist, labels } => commands::eval(&watchlist, &labels),
+            Command::Eval {
+                watchlist,
+                labels,
+                holdout,
+                folds,
+                seed,
+                suggest,
+                show,
+            } => commands::eval(
+                &watchlist,
+                &labels,
+                &EvalOptions {
+                    holdout,
+                    folds,
+                    seed,
+                    suggest,
+                    show,
+                },
+            ),
             Command::Replay { since, watchlist, json } => {
                 commands::replay(&cli.config, &since, watchlist.as_deref(), json).await
             }

@@ -1,4 +1,7 @@
-//! `newshound eval`: a watchlist scored on labelled items.
+//! `newshound eval`: a watchlist scored on labelled items, honestly: a
+//! held-out validation split (`--holdout`) or K folds (`--folds`) show
+//! whether the rules hold up on items they were not fitted to; `--suggest`
+//! shows what each rule alone brings and the words of the misses.
 
 use std::path::Path;
 
@@ -7,7 +10,28 @@ use anyhow::Context;
 use super::shared::{Failure, clip};
 use crate::config;
 use crate::rules::Matcher;
-use crate::rules::evaluate::{Labelled, evaluate, read_labelled};
+use crate::rules::evaluate::{EvalReport, Labelled, Split, evaluate, folds, read_labelled, rule_counts, suggest};
+
+/// Which items' errors `eval` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Show {
+    /// The tuning part's errors (every item's without a split).
+    Tuning,
+    /// The validation part's too: only once tuning is done.
+    All,
+    /// No item, only the scores.
+    None,
+}
+
+/// How `eval` is asked to score.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    pub holdout: Option<String>,
+    pub folds: Option<usize>,
+    pub seed: u64,
+    pub suggest: bool,
+    pub show: Show,
+}
 
 /// Reads a labelled file, naming it in its errors.
 pub fn read_labels(labels: &Path) -> anyhow::Result<Vec<Labelled>> {
@@ -15,18 +39,10 @@ pub fn read_labels(labels: &Path) -> anyhow::Result<Vec<Labelled>> {
     read_labelled(&text).map_err(|e| anyhow::anyhow!("{}:{e}", labels.display()))
 }
 
-pub fn eval(watchlist: &Path, labels: &Path) -> Result<(), Failure> {
-    let wl = config::load_watchlist(watchlist).map_err(Failure::Config)?;
-    let matcher = Matcher::new(vec![wl]);
-    let r = evaluate(&matcher, &read_labels(labels)?);
-    println!(
-        "{}: {} items scored ({} maybe left out)",
-        labels.display(),
+fn scores_line(name: &str, r: &EvalReport) -> String {
+    format!(
+        "{name:<11} {:>5} items  TP {:>4}  FP {:>4}  FN {:>4}  TN {:>5}  precision {:.3}  recall {:.3}  F1 {:.3}",
         r.scored(),
-        r.maybe
-    );
-    println!(
-        "TP {}  FP {}  FN {}  TN {}\nprecision {:.3}  recall {:.3}  F1 {:.3}",
         r.true_pos,
         r.false_pos,
         r.false_neg,
@@ -34,7 +50,40 @@ pub fn eval(watchlist: &Path, labels: &Path) -> Result<(), Failure> {
         r.precision(),
         r.recall(),
         r.f1()
-    );
+    )
+}
+
+fn print_by_lang(parts: &[(&str, &EvalReport)]) {
+    let mut langs: Vec<&String> = parts.iter().flat_map(|(_, r)| r.by_lang.keys()).collect();
+    langs.sort();
+    langs.dedup();
+    if langs.len() < 2 {
+        return;
+    }
+    let head: Vec<String> = parts.iter().map(|(n, _)| format!("{n:>26}")).collect();
+    println!("\nby language: precision / recall (relevant items)");
+    println!("  {:<6}{}", "", head.join(""));
+    for lang in langs {
+        let cells: Vec<String> = parts
+            .iter()
+            .map(|(_, r)| match r.by_lang.get(lang) {
+                Some(c) => format!(
+                    "{:>26}",
+                    format!(
+                        "{:.3} / {:.3} ({})",
+                        c.precision(),
+                        c.recall(),
+                        c.true_pos + c.false_neg
+                    )
+                ),
+                None => format!("{:>26}", "-"),
+            })
+            .collect();
+        println!("  {lang:<6}{}", cells.join(""));
+    }
+}
+
+fn print_errors(r: &EvalReport) {
     if !r.false_positives.is_empty() {
         println!("\nfalse positives ({}):", r.false_positives.len());
         for f in &r.false_positives {
@@ -64,6 +113,103 @@ pub fn eval(watchlist: &Path, labels: &Path) -> Result<(), Failure> {
                 }
             }
         }
+    }
+}
+
+fn print_suggestions(matcher: &Matcher, items: &[&Labelled]) {
+    println!("\nrules: matches of relevant / irrelevant items, and those no other rule matched");
+    for c in rule_counts(matcher, items.iter().copied()) {
+        let flag = if c.only_false > c.only_true {
+            "  <- alone, more false than true"
+        } else {
+            ""
+        };
+        println!(
+            "  {:<24} {:>4} true {:>4} false    alone: {:>4} true {:>4} false{flag}",
+            c.rule, c.true_matches, c.false_matches, c.only_true, c.only_false
+        );
+    }
+    let found = suggest(matcher, items.iter().copied(), 2, 15);
+    if found.is_empty() {
+        println!("\nno term is in two misses of one language and in fewer irrelevant items");
+        return;
+    }
+    println!(
+        "\nterms of missed items that no rule has: misses a rule on the term would catch / false alarms it would bring"
+    );
+    let mut lang = "";
+    for s in &found {
+        if s.lang != lang {
+            lang = &s.lang;
+            println!("  {lang}:");
+        }
+        println!("    {:<40} {:>3} / {:<3}", s.term, s.catches, s.brings);
+    }
+}
+
+pub fn eval(watchlist: &Path, labels: &Path, opts: &EvalOptions) -> Result<(), Failure> {
+    let wl = config::load_watchlist(watchlist).map_err(Failure::Config)?;
+    let matcher = Matcher::new(vec![wl]);
+    let items = read_labels(labels)?;
+    let maybe = items.iter().filter(|l| l.relevant.is_none()).count();
+    println!(
+        "{}: {} items ({maybe} maybe left out of the scores)",
+        labels.display(),
+        items.len()
+    );
+
+    if let Some(k) = opts.folds {
+        if k < 2 {
+            return Err(anyhow::anyhow!("--folds needs at least 2 folds").into());
+        }
+        println!("\n{k} folds (seed {}): each fold's scores", opts.seed);
+        let mut reports = Vec::new();
+        for (i, fold) in folds(&items, k, opts.seed).iter().enumerate() {
+            let r = evaluate(&matcher, fold.iter().copied());
+            println!("{}", scores_line(&format!("fold {}", i + 1), &r));
+            reports.push(r);
+        }
+        let mean = |f: &dyn Fn(&EvalReport) -> f64| reports.iter().map(f).sum::<f64>() / reports.len() as f64;
+        let min = |f: &dyn Fn(&EvalReport) -> f64| reports.iter().map(f).fold(f64::MAX, f64::min);
+        println!(
+            "mean        precision {:.3} (lowest {:.3})  recall {:.3} (lowest {:.3})",
+            mean(&|r| r.precision()),
+            min(&|r| r.precision()),
+            mean(&|r| r.recall()),
+            min(&|r| r.recall())
+        );
+    }
+
+    let (tuning, validation): (Vec<&Labelled>, Vec<&Labelled>) = match &opts.holdout {
+        Some(spec) => Split::parse(spec).map_err(anyhow::Error::msg)?.apply(&items),
+        None => (items.iter().collect(), Vec::new()),
+    };
+    let tune = evaluate(&matcher, tuning.iter().copied());
+    if let Some(spec) = &opts.holdout {
+        let valid = evaluate(&matcher, validation.iter().copied());
+        println!("\nsplit {spec}: the rules may be fitted to the tuning part only");
+        println!("{}", scores_line("tuning", &tune));
+        println!("{}", scores_line("validation", &valid));
+        print_by_lang(&[("tuning", &tune), ("validation", &valid)]);
+        if opts.show != Show::None {
+            print_errors(&tune);
+        }
+        if opts.show == Show::All {
+            println!("\nvalidation errors:");
+            print_errors(&valid);
+        } else {
+            println!("\n(validation errors are not listed: read them only once tuning is done, with --show all)");
+        }
+    } else {
+        println!();
+        println!("{}", scores_line("all", &tune));
+        print_by_lang(&[("all", &tune)]);
+        if opts.show != Show::None {
+            print_errors(&tune);
+        }
+    }
+    if opts.suggest {
+        print_suggestions(&matcher, &tuning);
     }
     Ok(())
 }

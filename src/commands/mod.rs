@@ -14,7 +14,7 @@ mod shared;
 
 pub use alerts::alerts;
 pub use check::check;
-pub use eval::{eval, read_labels};
+pub use eval::{EvalOptions, Show, eval, read_labels};
 pub use feeds::{feed_json, feeds, feeds_export, feeds_import};
 pub use matching::{match_items, match_line};
 pub use replay::replay;
