@@ -225,11 +225,11 @@ fn watchlist_from_source(
                 let d = match &e.location {
                     Location::Rule(i) => {
                         let r = &raw.rule[*i];
-                        query_diag(&src, &r.query, &format!("rule '{}'", r.id.get_ref()), &e.error)
+                        query_diag(src, &r.query, &format!("rule '{}'", r.id.get_ref()), &e.error)
                     }
-                    Location::Exclude(i) => query_diag(&src, &raw.exclude[*i], "exclude", &e.error),
+                    Location::Exclude(i) => query_diag(src, &raw.exclude[*i], "exclude", &e.error),
                     Location::Alias { name, entry } => match raw.aliases.get(name).and_then(|v| v.get(*entry)) {
-                        Some(s) => query_diag(&src, s, &format!("alias '{name}'"), &e.error),
+                        Some(s) => query_diag(src, s, &format!("alias '{name}'"), &e.error),
                         None => whole_file(path, format!("alias '{name}': {}", e.error.message)),
                     },
                 };
