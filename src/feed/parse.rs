@@ -203,7 +203,14 @@ pub fn parse_document(
         .id_generator(|_, _, _| NO_ID.to_string())
         .timestamp_parser(parse_date)
         .build();
-    let feed = parser.parse(body).map_err(|e| classify(e, body))?;
+    let body = without_late_declarations(body);
+    let body = body.as_ref();
+    // feed-rs and quick-xml are third-party parsers fed untrusted bytes: a
+    // panic of theirs (fuzzing found one) is this document's failure, not
+    // the process's.
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(body)))
+        .map_err(|_| FeedError::Malformed("the XML parser failed on this document".into()))?;
+    let feed = parsed.map_err(|e| classify(e, body))?;
     let base = Url::parse(feed_url).ok();
     let feed_lang = feed.language.as_deref().map(normalize_lang);
     let lang = default_lang.map(str::to_string).or(feed_lang.clone());
@@ -227,6 +234,26 @@ pub fn parse_document(
         truncated: total.saturating_sub(MAX_ITEMS),
         warnings,
     })
+}
+
+/// The document with every XML declaration after its start made an
+/// ordinary processing instruction: quick-xml panics on a declaration that
+/// names an encoding once it has read past the document's start, and a
+/// declaration there is an error of the feed anyway. The document's own
+/// declaration, at its start, stays.
+fn without_late_declarations(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let start = body.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(0);
+    let late = |at: usize| at > start && body.get(at + 5).is_some_and(|b| b.is_ascii_whitespace());
+    let finder = memchr::memmem::Finder::new(b"<?xml");
+    if !finder.find_iter(body).any(late) {
+        return std::borrow::Cow::Borrowed(body);
+    }
+    let mut out = body.to_vec();
+    for at in finder.find_iter(body).filter(|&at| late(at)) {
+        // `<?xml ` becomes `<?xm_ `: a processing instruction of another name.
+        out[at + 4] = b'_';
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 fn classify(e: feed_rs::parser::ParseFeedError, body: &[u8]) -> FeedError {
@@ -349,6 +376,20 @@ mod tests {
         let f = parse(json.as_bytes(), "https://j.example/feed.json", None, None).unwrap();
         assert_eq!(f.items[0].content, "Talks");
         assert_eq!(f.items[0].key, "g:1");
+    }
+
+    /// Found by fuzzing: an XML declaration naming an encoding after the
+    /// document's start made quick-xml panic inside feed-rs.
+    #[test]
+    fn a_late_xml_declaration_is_no_panic() {
+        let doc = "<!-- c -->\n<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>T</title>\n<updated>2003<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<haha/>";
+        let r = std::panic::catch_unwind(|| parse(doc.as_bytes(), "https://x.test/", None, None));
+        assert!(r.is_ok(), "the parser panicked");
+        let ok = "<?xml version=\"1.0\"?><?xml-stylesheet href=\"s.css\"?><rss version=\"2.0\"><channel><item><title>a</title></item></channel></rss>";
+        assert_eq!(
+            parse(ok.as_bytes(), "https://x.test/", None, None).unwrap().items.len(),
+            1
+        );
     }
 
     #[test]
