@@ -22,7 +22,9 @@ fn shipped() -> Matcher {
 }
 
 fn corpus(name: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/labels").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus/labels")
+        .join(name);
     if p.exists() {
         Some(p)
     } else {

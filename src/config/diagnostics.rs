@@ -99,7 +99,8 @@ impl Source {
     }
 
     pub(super) fn diag_at(&self, offset: usize, len: usize, message: impl Into<String>) -> Diagnostic {
-        let offset = offset.min(self.text.len());
+        let offset = floor_char_boundary(&self.text, offset);
+        let len = floor_char_boundary(&self.text, offset + len) - offset;
         let before = &self.text[..offset];
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let line = before.matches('\n').count() + 1;
@@ -145,6 +146,53 @@ impl Source {
         }
     }
 
+    /// The byte offset in the source of byte `value_offset` of a string
+    /// value whose span starts at `span_start`: escapes of basic strings
+    /// (`\"`, `\u00e9`, a line-ending backslash) take more source bytes
+    /// than the value bytes they stand for.
+    pub(super) fn value_offset_in_source(&self, span_start: usize, value_offset: usize) -> usize {
+        let span_start = span_start.min(self.text.len());
+        let basic = self.text[span_start..].starts_with('"');
+        let mut pos = self.string_content_start(span_start).min(self.text.len());
+        if !basic {
+            return floor_char_boundary(&self.text, pos + value_offset);
+        }
+        let bytes = self.text.as_bytes();
+        let mut produced = 0;
+        while produced < value_offset && pos < bytes.len() {
+            if bytes[pos] != b'\\' {
+                let c = self.text[pos..].chars().next().map_or(1, char::len_utf8);
+                produced += c;
+                pos += c;
+                continue;
+            }
+            match bytes.get(pos + 1) {
+                Some(b'u') | Some(b'U') => {
+                    let digits = if bytes[pos + 1] == b'u' { 4 } else { 8 };
+                    let hex = self.text.get(pos + 2..pos + 2 + digits).unwrap_or("");
+                    produced += u32::from_str_radix(hex, 16)
+                        .ok()
+                        .and_then(char::from_u32)
+                        .map_or(1, char::len_utf8);
+                    pos += 2 + digits;
+                }
+                // A line-ending backslash of a multi-line string: it and
+                // the whitespace after it stand for nothing.
+                Some(b'\n') | Some(b'\r') | Some(b' ') | Some(b'\t') => {
+                    pos += 1;
+                    while pos < bytes.len() && bytes[pos].is_ascii_whitespace() {
+                        pos += 1;
+                    }
+                }
+                _ => {
+                    produced += 1;
+                    pos += 2;
+                }
+            }
+        }
+        floor_char_boundary(&self.text, pos)
+    }
+
     pub(super) fn parse<T: for<'de> Deserialize<'de>>(&self, diags: &mut Vec<Diagnostic>) -> Option<T> {
         match toml::from_str::<T>(&self.text) {
             Ok(v) => Some(v),
@@ -156,6 +204,16 @@ impl Source {
             }
         }
     }
+}
+
+/// `at`, moved back to the start of the character it falls in (and kept
+/// within the text).
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 /// The largest config file read: a path that names a device or a huge
@@ -191,6 +249,28 @@ pub(super) fn whole_file(path: &Path, message: String) -> Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing: an error in a query after escapes and Cyrillic
+    /// text put the caret inside a character, and `check` panicked.
+    #[test]
+    fn carets_land_on_characters_after_escapes() {
+        let text = "query = \"\\\"мирний\\\" \\u00e9 щ (\"\n";
+        let src = Source {
+            path: PathBuf::from("w.toml"),
+            text: text.to_string(),
+        };
+        // The value is `"мирний" é щ (`; its `(` is at value byte 22.
+        let value = "\"мирний\" é щ (";
+        let at = value.find('(').unwrap();
+        let source_at = src.value_offset_in_source(8, at);
+        assert_eq!(&text[source_at..source_at + 1], "(");
+        // Any offset and length, even past a character's start, gives a
+        // diagnostic rather than a panic.
+        for o in 0..text.len() + 3 {
+            let d = src.diag_at(o, 3, "x");
+            assert!(d.col >= 1);
+        }
+    }
 
     #[test]
     fn a_device_or_a_folder_is_not_read_as_a_config_file() {

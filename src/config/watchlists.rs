@@ -79,8 +79,13 @@ pub(super) fn load_alias_dir(dir: &Path, required: bool, diags: &mut Vec<Diagnos
 }
 
 fn query_diag(src: &Source, s: &Spanned<String>, what: &str, e: &rules::QueryError) -> Diagnostic {
-    let start = src.string_content_start(s.span().start) + e.offset;
-    src.diag_at(start, e.len, format!("{what}: {}", e.message))
+    let start = src.value_offset_in_source(s.span().start, e.offset);
+    let end = src.value_offset_in_source(s.span().start, e.offset + e.len);
+    src.diag_at(
+        start,
+        end.saturating_sub(start).max(1),
+        format!("{what}: {}", e.message),
+    )
 }
 
 /// Loads one watchlist file for `match`, `eval` and `replay`, with the
