@@ -16,6 +16,7 @@ run() {
         -artifact_prefix="artifacts/$t/" > "logs/$t.log" 2>&1
     echo "$t: exit $?; $(grep -E '^Done' "logs/$t.log" | tail -1)"
 }
+mkdir -p logs
 cargo +nightly fuzz build -O > logs/build.log 2>&1 || { echo "build failed: logs/build.log"; exit 1; }
 i=0
 while [ $i -lt ${#targets[@]} ]; do
