@@ -290,3 +290,37 @@ query = "Witkoff AND plan"
         assert_eq!(unique.len(), spans.len(), "{a}");
     }
 }
+
+/// `once` stopped by SIGTERM keeps what it fetched, says how many feeds it
+/// did not poll, and exits 0.
+#[test]
+fn once_stops_on_sigterm_with_its_summary() {
+    let server = FixtureServer::start();
+    let feeds: Vec<String> = (0..60)
+        .map(|i| server.url(&format!("/feed/wire-en.xml?section={i}")))
+        .collect();
+    let cfg = default_polling_config(&feeds);
+    let child = bin()
+        .args(["once", "--all", "--config", cfg.path().to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let stopped = Instant::now();
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let out = child.wait_with_output().unwrap();
+    assert!(stopped.elapsed() < Duration::from_secs(5), "{:?}", stopped.elapsed());
+    assert!(out.status.success(), "{:?}: {}", out.status, stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("stopped by a signal") && text.contains("feeds not polled"), "{text}");
+    let polled: usize = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!((1..60).contains(&polled), "{text}");
+    let items = with_store(&cfg.db(), async |s| s.count("items").await.unwrap());
+    assert_eq!(items, 4 * polled as u64, "every polled feed's items are stored");
+}
