@@ -314,12 +314,11 @@ fn once_stops_on_sigterm_with_its_summary() {
     assert!(stopped.elapsed() < Duration::from_secs(5), "{:?}", stopped.elapsed());
     assert!(out.status.success(), "{:?}: {}", out.status, stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("stopped by a signal") && text.contains("feeds not polled"), "{text}");
-    let polled: usize = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
+    assert!(
+        text.contains("stopped by a signal") && text.contains("feeds not polled"),
+        "{text}"
+    );
+    let polled: usize = text.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
     assert!((1..60).contains(&polled), "{text}");
     let items = with_store(&cfg.db(), async |s| s.count("items").await.unwrap());
     assert_eq!(items, 4 * polled as u64, "every polled feed's items are stored");

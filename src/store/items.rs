@@ -354,3 +354,33 @@ impl Store {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(w: &str, keys: &[&str]) -> (String, Vec<String>) {
+        (w.to_string(), keys.iter().map(|k| k.to_string()).collect())
+    }
+
+    /// `replay`'s dry run decides by the daemon's rule (any shared key is
+    /// the same story, per watchlist), starts afresh at every call and
+    /// writes nothing.
+    #[tokio::test]
+    async fn replay_claims_stories_as_commits_do_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let pairs = vec![
+            pair("w", &["u:a", "t:x"]),
+            pair("w", &["u:b", "t:x"]),
+            pair("w2", &["u:a"]),
+            pair("w", &["u:c"]),
+            pair("w", &["u:c", "t:y"]),
+        ];
+        let first = store.first_of_stories(pairs.clone()).await.unwrap();
+        assert_eq!(first, [true, false, true, true, false]);
+        assert_eq!(store.first_of_stories(pairs).await.unwrap(), first);
+        assert_eq!(store.count("story_alerts").await.unwrap(), 0);
+        store.close().await;
+    }
+}
