@@ -686,6 +686,13 @@ impl Parser<'_> {
 /// into patterns, appending to `pats`.
 fn chunk_pats(chunk: &str, offset: usize, pats: &mut Vec<Pat>) -> Result<(), QueryError> {
     let err = |m: String| QueryError::new(offset, chunk.len(), m);
+    // A wildcard inside a word would silently cut it in two.
+    let inner = chunk.strip_suffix(['*', '~']).unwrap_or(chunk);
+    if inner.contains(['*', '~']) {
+        return Err(err(format!(
+            "'{chunk}': '*' and '~' may only end a word (no wildcard inside one)"
+        )));
+    }
     if let Some(stem) = chunk.strip_suffix('*') {
         let ws = text::words(stem);
         let Some((last, head)) = ws.split_last() else {
@@ -888,6 +895,11 @@ mod tests {
             ),
             ("abc~", 0, "fuzzy term 'abc~' must be one word of at least 5 letters"),
             ("a*", 0, "prefix 'a*' is too short: at least 2 letters before '*'"),
+            (
+                "Erdo*an*",
+                0,
+                "'Erdo*an*': '*' and '~' may only end a word (no wildcard inside one)",
+            ),
             ("\"peace plan", 0, "unterminated phrase: missing closing '\"'"),
             ("a OR", 3, "query ends where a term was expected"),
             ("OR a", 0, "OR needs a term on each side"),
