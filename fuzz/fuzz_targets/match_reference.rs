@@ -6,7 +6,7 @@
 //! exactly the rules the reference finds.
 #![no_main]
 
-use arbitrary::{Arbitrary, Unstructured};
+use arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
 use newshound::rules::{self, Aliases, DocFields, Matcher, RuleDef, WatchlistDef};
 
