@@ -9,6 +9,8 @@
 //! worker drain once more; index what is left; close the store (its thread
 //! finishes every queued write).
 
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +26,7 @@ use crate::config::{Config, LOG_SINK};
 use crate::fetch::{FetchSettings, Fetcher};
 use crate::pipeline::{Pipeline, PollReport};
 use crate::rules::Matcher;
-use crate::scheduler::{self, DueQueue, FeedRow, Policy};
+use crate::scheduler::{self, DueQueue, FeedRow, Health, Policy};
 use crate::store::Store;
 use crate::systemd;
 
@@ -56,26 +58,7 @@ impl Parts {
         let matcher = Arc::new(Matcher::new(config.watchlists.clone()));
         let sinks: Vec<Arc<dyn AlertSink>> = vec![Arc::new(JsonlSink::new(LOG_SINK, &config.alert_log))];
         let worker = AlertWorker::new(store.clone(), sinks, clock);
-        let intervals = config
-            .feeds
-            .iter()
-            .filter_map(|f| f.interval.map(|i| (f.url.clone(), i)))
-            .collect();
-        let pipeline = Arc::new(Pipeline::new(
-            store.clone(),
-            fetcher.clone(),
-            matcher.clone(),
-            AlertBuilder::new(&config.watchlists, config.alerts.first_poll_max_age),
-            Policy {
-                interval: config.polling.interval,
-                min_interval: config.polling.min_interval,
-                max_interval: config.polling.max_interval,
-                max_backoff: config.polling.max_backoff,
-            },
-            intervals,
-            worker.waker(),
-            clock,
-        ));
+        let pipeline = Arc::new(build_pipeline(&config, &store, &fetcher, &matcher, &worker, clock));
         Ok(Parts {
             config,
             store,
@@ -85,6 +68,43 @@ impl Parts {
             pipeline,
             clock,
         })
+    }
+
+    /// Takes a new configuration: the matcher, the alert builder, the
+    /// scheduling policy and (when `[polling]` changed) the HTTP client are
+    /// rebuilt into a new pipeline; polls in flight finish on the old one.
+    /// The database and the alert log stay where they are until a restart.
+    fn reload(&mut self, new: Config) -> Vec<&'static str> {
+        let restart_only = new.restart_only_changes(&self.config);
+        let fetcher = if new.polling == self.config.polling {
+            self.fetcher.clone()
+        } else {
+            match Fetcher::new(FetchSettings::from(&new.polling), self.clock) {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot build an HTTP client for the new [polling]; keeping the old one");
+                    self.fetcher.clone()
+                }
+            }
+        };
+        let matcher = Arc::new(Matcher::new(new.watchlists.clone()));
+        self.pipeline = Arc::new(build_pipeline(
+            &new,
+            &self.store,
+            &fetcher,
+            &matcher,
+            &self.worker,
+            self.clock,
+        ));
+        self.fetcher = fetcher;
+        self.matcher = matcher;
+        let (database, alert_log) = (self.config.database.clone(), self.config.alert_log.clone());
+        self.config = Config {
+            database,
+            alert_log,
+            ..new
+        };
+        restart_only
     }
 
     /// Registers the configured feeds and returns them with their state.
@@ -125,6 +145,37 @@ impl Parts {
             tracing::warn!("store still in use at exit; committed writes are safe, queued ones are not waited for");
         }
     }
+}
+
+/// The pipeline for `config` over the running parts.
+fn build_pipeline(
+    config: &Config,
+    store: &Store,
+    fetcher: &Fetcher,
+    matcher: &Arc<Matcher>,
+    worker: &AlertWorker,
+    clock: Clock,
+) -> Pipeline {
+    let intervals = config
+        .feeds
+        .iter()
+        .filter_map(|f| f.interval.map(|i| (f.url.clone(), i)))
+        .collect();
+    Pipeline::new(
+        store.clone(),
+        fetcher.clone(),
+        matcher.clone(),
+        AlertBuilder::new(&config.watchlists, config.alerts.first_poll_max_age),
+        Policy {
+            interval: config.polling.interval,
+            min_interval: config.polling.min_interval,
+            max_interval: config.polling.max_interval,
+            max_backoff: config.polling.max_backoff,
+        },
+        intervals,
+        worker.waker(),
+        clock,
+    )
 }
 
 /// What a `once` cycle did.
@@ -238,9 +289,31 @@ pub fn cancel_on_signals(tracker: &TaskTracker, token: CancellationToken) {
     });
 }
 
-/// Runs the daemon until `cancel` fires.
+/// How the daemon runs.
+#[derive(Debug, Clone, Copy)]
+pub struct DaemonOptions {
+    pub clock: Clock,
+    /// Reload the configuration on SIGHUP and when its files are edited.
+    pub reload: bool,
+}
+
+/// Runs the daemon until `cancel` fires, reloading its configuration on
+/// SIGHUP and on edits of its files.
 pub async fn run_daemon(config: Config, cancel: CancellationToken) -> anyhow::Result<()> {
-    run_daemon_with_clock(config, cancel, Clock::System).await
+    run_daemon_with(
+        config,
+        cancel,
+        DaemonOptions {
+            clock: Clock::System,
+            reload: true,
+        },
+    )
+    .await
+}
+
+/// Like [`run_daemon`], reading the time from `clock`, without reloads.
+pub async fn run_daemon_with_clock(config: Config, cancel: CancellationToken, clock: Clock) -> anyhow::Result<()> {
+    run_daemon_with(config, cancel, DaemonOptions { clock, reload: false }).await
 }
 
 /// Runs `f` every `every` until `stop` fires, as a task of `tracker`.
@@ -261,10 +334,159 @@ where
     });
 }
 
-/// Like [`run_daemon`], reading the time from `clock`.
-pub async fn run_daemon_with_clock(config: Config, cancel: CancellationToken, clock: Clock) -> anyhow::Result<()> {
-    let parts = Parts::build(config, clock)?;
-    let mut feeds = parts.sync_feeds().await?;
+/// Sends a message on `reload` at every SIGHUP, from a task of `tracker`.
+fn reload_on_sighup(tracker: &TaskTracker, stop: CancellationToken, reload: mpsc::Sender<()>) {
+    tracker.spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hup = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGHUP");
+                return;
+            }
+        };
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                Some(()) = hup.recv() => {
+                    tracing::info!("SIGHUP received: reloading the configuration");
+                    // One waiting reload is enough: it reads everything anew.
+                    let _ = reload.try_send(());
+                }
+            }
+        }
+    });
+}
+
+/// How often the status line is refreshed.
+const STATUS_EVERY: Duration = Duration::from_secs(30);
+
+/// What the status line says of the feeds and the last reload, kept by
+/// the scheduling loop without waiting for anything.
+#[derive(Debug, Default)]
+struct Snapshot {
+    feeds: usize,
+    ok: usize,
+    failing: usize,
+    backoff: usize,
+    last_reload: String,
+}
+
+/// The status line's sources: the loop's snapshot, and a poke when it
+/// changed; a task of its own reads the database's counts and sends the
+/// line, so the loop never waits for it.
+#[derive(Default)]
+struct StatusBoard {
+    snapshot: std::sync::Mutex<Snapshot>,
+    poke: tokio::sync::Notify,
+}
+
+impl StatusBoard {
+    fn update(&self, feeds: &HashMap<i64, FeedRow>, last_reload: Option<String>) {
+        let mut s = self.snapshot.lock().unwrap_or_else(|p| p.into_inner());
+        s.feeds = feeds.len();
+        (s.ok, s.failing, s.backoff) = (0, 0, 0);
+        for f in feeds.values() {
+            match f.state.health {
+                Health::Ok => s.ok += 1,
+                Health::Failing | Health::Gone => s.failing += 1,
+                Health::Backoff => s.backoff += 1,
+                Health::New => {}
+            }
+        }
+        if let Some(r) = last_reload {
+            s.last_reload = r;
+        }
+        drop(s);
+        self.poke.notify_one();
+    }
+
+    fn line(&self, alerts_24h: u64, undelivered: u64) -> String {
+        let s = self.snapshot.lock().unwrap_or_else(|p| p.into_inner());
+        format!(
+            "{} feeds: {} ok, {} failing, {} backoff; {alerts_24h} alerts in 24 h, {undelivered} undelivered; {}",
+            s.feeds, s.ok, s.failing, s.backoff, s.last_reload
+        )
+    }
+}
+
+/// Sends the status line when poked and every [`STATUS_EVERY`], as a task
+/// of `tracker`.
+fn spawn_status(tracker: &TaskTracker, stop: CancellationToken, board: Arc<StatusBoard>, store: Store, clock: Clock) {
+    tracker.spawn(async move {
+        let mut tick = tokio::time::interval(STATUS_EVERY);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tick.tick() => {}
+                _ = board.poke.notified() => {}
+            }
+            let day_ago = clock.now_ms() - 24 * 3600 * 1000;
+            let alerts = store.alerts_since(day_ago).await.unwrap_or(0);
+            let pending = store.outbox_counts().await.map(|c| c.pending).unwrap_or(0);
+            systemd::status(&board.line(alerts, pending));
+        }
+    });
+}
+
+/// The daemon's feeds and what is due when.
+struct Schedule {
+    feeds: HashMap<i64, FeedRow>,
+    queue: DueQueue,
+    in_flight: HashSet<i64>,
+}
+
+impl Schedule {
+    /// The schedule of `rows` at `now`: feeds overdue at start-up (or new
+    /// after a reload) are spread over a window so that thousands of feeds
+    /// do not fire in the same second.
+    fn new(rows: Vec<FeedRow>, interval: Duration, now: i64) -> Schedule {
+        let mut s = Schedule {
+            feeds: HashMap::new(),
+            queue: DueQueue::default(),
+            in_flight: HashSet::new(),
+        };
+        s.replace(rows, interval, now);
+        s
+    }
+
+    /// Takes the configured feeds anew (after a reload): feeds no longer
+    /// listed leave the queue, new ones join it spread over the start-up
+    /// window, the others keep their times. Polls in flight are left to
+    /// finish.
+    fn replace(&mut self, rows: Vec<FeedRow>, interval: Duration, now: i64) -> (usize, usize) {
+        let added: Vec<i64> = rows
+            .iter()
+            .map(|r| r.id)
+            .filter(|id| !self.feeds.contains_key(id))
+            .collect();
+        let kept: HashSet<i64> = rows.iter().map(|r| r.id).collect();
+        let removed = self.feeds.keys().filter(|id| !kept.contains(id)).count();
+        let window = scheduler::startup_window(added.len().max(1), interval);
+        let mut queue = DueQueue::default();
+        let mut feeds = HashMap::new();
+        for row in rows {
+            let row = self.feeds.remove(&row.id).unwrap_or(row);
+            if !self.in_flight.contains(&row.id) {
+                if let Some(due) = scheduler::due_at(&row.state) {
+                    queue.push(scheduler::first_poll(due, now, window, fastrand::f64()), row.id);
+                }
+            }
+            feeds.insert(row.id, row);
+        }
+        self.feeds = feeds;
+        self.queue = queue;
+        (added.len(), removed)
+    }
+}
+
+/// Like [`run_daemon`], with options.
+pub async fn run_daemon_with(config: Config, cancel: CancellationToken, opts: DaemonOptions) -> anyhow::Result<()> {
+    let clock = opts.clock;
+    // A long migration of the database must not count as a hung start.
+    systemd::extend_timeout(Duration::from_secs(600));
+    let mut parts = Parts::build(config, clock)?;
+    let rows = parts.sync_feeds().await?;
     let tasks = TaskTracker::new();
     let stop_tasks = CancellationToken::new();
     tasks.spawn(parts.worker.clone().run(stop_tasks.clone()));
@@ -278,34 +500,50 @@ pub async fn run_daemon_with_clock(config: Config, cancel: CancellationToken, cl
             }
         }
     });
-    let rules = parts.matcher.rule_count();
-    tracing::info!(feeds = feeds.len(), watchlists = parts.matcher.watchlists().len(), rules, database = %parts.config.database.display(), "newshound started");
-    systemd::ready(&format!("polling {} feeds, {rules} rules", feeds.len()));
-
-    // Feeds overdue at start-up are spread over a window so that thousands
-    // of feeds do not fire in the same second.
-    let now = parts.clock.now_ms();
-    let window = scheduler::startup_window(feeds.len(), parts.config.polling.interval);
-    let mut queue = DueQueue::default();
-    for (i, f) in feeds.iter().enumerate() {
-        if let Some(due) = scheduler::due_at(&f.state) {
-            queue.push(scheduler::first_poll(due, now, window, fastrand::f64()), i);
+    // Reloads: on SIGHUP and on edits of the config files.
+    let (reload_tx, mut reload_rx) = mpsc::channel::<()>(1);
+    let mut watch = None;
+    if opts.reload {
+        reload_on_sighup(&tasks, stop_tasks.clone(), reload_tx.clone());
+        match crate::config::watch::watch(&parts.config, reload_tx.clone()) {
+            Ok(w) => {
+                tracing::info!(folders = ?w.folders, "watching the configuration for edits");
+                watch = Some(w);
+            }
+            Err(e) => tracing::warn!(error = %e, "edits of the configuration need a SIGHUP to take effect"),
         }
     }
-    let window_end = now + i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
-    parts.log_site_queues(feeds.iter().filter(|f| scheduler::is_due(&f.state, window_end, false)));
+    drop(reload_tx);
+    let config_path: PathBuf = parts.config.file.clone();
 
-    let sem = Arc::new(Semaphore::new(parts.config.polling.concurrency));
+    let rules = parts.matcher.rule_count();
+    tracing::info!(feeds = rows.len(), watchlists = parts.matcher.watchlists().len(), rules, database = %parts.config.database.display(), "newshound started");
+    systemd::ready(&format!("polling {} feeds, {rules} rules", rows.len()));
+
+    let now = parts.clock.now_ms();
+    let mut schedule = Schedule::new(rows, parts.config.polling.interval, now);
+    let window = scheduler::startup_window(schedule.feeds.len(), parts.config.polling.interval);
+    let window_end = now + i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+    parts.log_site_queues(
+        schedule
+            .feeds
+            .values()
+            .filter(|f| scheduler::is_due(&f.state, window_end, false)),
+    );
+
+    let board = Arc::new(StatusBoard::default());
+    board.update(&schedule.feeds, Some("no reload yet".into()));
+    spawn_status(&tasks, stop_tasks.clone(), board.clone(), parts.store.clone(), clock);
+    let mut sem = Arc::new(Semaphore::new(parts.config.polling.concurrency));
     // One message per poll in flight, and each feed has at most one poll in
-    // flight: the channel never holds more than the number of feeds.
-    let (done_tx, mut done_rx) = mpsc::channel::<(usize, FeedRow)>(feeds.len().max(1));
+    // flight: the channel holds at most the number of feeds (senders wait
+    // when a reload added more, while this loop reads).
+    let (done_tx, mut done_rx) = mpsc::channel::<FeedRow>(schedule.feeds.len().max(1));
     let polls = TaskTracker::new();
-    let mut in_flight = 0usize;
-    let mut polled_total = 0u64;
     // The watchdog is fed from this loop itself: a stalled loop stops it.
     let mut watchdog = systemd::watchdog_interval().map(tokio::time::interval);
     loop {
-        let next = queue.next_due();
+        let next = schedule.queue.next_due();
         let sleep = async {
             match next {
                 Some(t) => {
@@ -326,34 +564,86 @@ pub async fn run_daemon_with_clock(config: Config, cancel: CancellationToken, cl
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = pet => systemd::watchdog(),
-            Some((i, row)) = done_rx.recv() => {
-                in_flight -= 1;
-                polled_total += 1;
-                if let Some(due) = scheduler::due_at(&row.state) {
-                    queue.push(due, i);
+            Some(()) = reload_rx.recv() => {
+                systemd::reloading();
+                let last_reload = match crate::config::load(&config_path) {
+                    Err(errors) => {
+                        for d in &errors.0 {
+                            tracing::warn!("{d}");
+                        }
+                        tracing::error!(problems = errors.0.len(), "the edited configuration is invalid; the previous one keeps running");
+                        format!("last reload failed: {} problem(s), previous config running", errors.0.len())
+                    }
+                    Ok(new) => {
+                        for w in &new.warnings {
+                            tracing::warn!("{w}");
+                        }
+                        let concurrency = parts.config.polling.concurrency;
+                        let restart_only = parts.reload(new);
+                        if parts.config.polling.concurrency != concurrency {
+                            // Polls waiting on the old gate keep it; new ones
+                            // take the new one.
+                            sem = Arc::new(Semaphore::new(parts.config.polling.concurrency));
+                        }
+                        for setting in &restart_only {
+                            tracing::warn!(setting, "changed in {}: takes effect after a restart", config_path.display());
+                        }
+                        match parts.sync_feeds().await {
+                            Ok(rows) => {
+                                let (added, removed) = schedule.replace(rows, parts.config.polling.interval, parts.clock.now_ms());
+                                tracing::info!(
+                                    feeds = schedule.feeds.len(), added, removed,
+                                    watchlists = parts.matcher.watchlists().len(),
+                                    rules = parts.matcher.rule_count(),
+                                    "configuration reloaded"
+                                );
+                                "last reload ok".to_string()
+                            }
+                            Err(e) => {
+                                tracing::error!(error = %e, "cannot register the reloaded feed list");
+                                "last reload failed: the feed list could not be stored".to_string()
+                            }
+                        }
+                    }
+                };
+                systemd::ready(&last_reload);
+                board.update(&schedule.feeds, Some(last_reload));
+            }
+            Some(row) = done_rx.recv() => {
+                schedule.in_flight.remove(&row.id);
+                let settled = schedule.in_flight.is_empty();
+                // A feed removed by a reload while it was polled stays out.
+                if schedule.feeds.contains_key(&row.id) {
+                    if let Some(due) = scheduler::due_at(&row.state) {
+                        schedule.queue.push(due, row.id);
+                    }
+                    schedule.feeds.insert(row.id, row);
                 }
-                feeds[i] = row;
-                if in_flight == 0 {
-                    systemd::status(&format!("{} feeds, {polled_total} polls so far", feeds.len()));
+                if settled {
+                    board.update(&schedule.feeds, None);
                 }
             }
             _ = sleep => {
-                let batch = queue.take_due(parts.clock.now_ms());
-                parts.log_site_queues(batch.iter().map(|&i| &feeds[i]));
-                for i in batch {
-                    let feed = feeds[i].clone();
+                let batch: Vec<FeedRow> = schedule
+                    .queue
+                    .take_due(parts.clock.now_ms())
+                    .into_iter()
+                    .filter_map(|id| schedule.feeds.get(&id).cloned())
+                    .collect();
+                parts.log_site_queues(batch.iter());
+                for feed in batch {
                     let pipeline = parts.pipeline.clone();
                     let sem = sem.clone();
                     let cancel = cancel.clone();
                     let done = done_tx.clone();
                     let span = tracing::info_span!("feed", url = %feed.url);
-                    in_flight += 1;
+                    schedule.in_flight.insert(feed.id);
                     polls.spawn(async move {
                         let row = match sem.acquire_owned().await {
                             Ok(_permit) => pipeline.poll(&feed, &cancel).await.0,
                             Err(_) => feed,
                         };
-                        let _ = done.send((i, row)).await;
+                        let _ = done.send(row).await;
                     }.instrument(span));
                 }
             }
@@ -361,7 +651,8 @@ pub async fn run_daemon_with_clock(config: Config, cancel: CancellationToken, cl
     }
 
     systemd::stopping();
-    tracing::info!(in_flight, "shutting down");
+    tracing::info!(in_flight = schedule.in_flight.len(), "shutting down");
+    drop(watch);
     // Polls send their rows to a channel nobody reads any more.
     drop(done_rx);
     polls.close();

@@ -30,6 +30,20 @@ pub fn status(text: &str) {
     send(&[NotifyState::Status(text)]);
 }
 
+/// A reload of the configuration has begun; `ready` ends it.
+pub fn reloading() {
+    send(&[
+        NotifyState::Reloading,
+        NotifyState::monotonic_usec_now().unwrap_or(NotifyState::Status("reloading")),
+    ]);
+}
+
+/// Asks for more time to start (a long migration of the database).
+pub fn extend_timeout(by: Duration) {
+    let usec = u32::try_from(by.as_micros()).unwrap_or(u32::MAX);
+    send(&[NotifyState::ExtendTimeoutUsec(usec)]);
+}
+
 /// Pets the watchdog.
 pub fn watchdog() {
     send(&[NotifyState::Watchdog]);

@@ -44,3 +44,248 @@ fn the_unit_is_hardened() {
         assert!(unit_text.contains(setting), "{setting} missing");
     }
 }
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A feed of `items` (title, guid) written where the fixture server reads
+/// it.
+fn write_feed(dir: &Path, name: &str, items: &[(&str, &str)]) {
+    let mut xml = String::from("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title>");
+    for (title, guid) in items {
+        xml.push_str(&format!(
+            "<item><title>{title}</title><guid>{guid}</guid><link>https://n.example/{guid}</link><pubDate>{{{{recent}}}}</pubDate></item>"
+        ));
+    }
+    xml.push_str("</channel></rss>");
+    std::fs::write(dir.join(name), xml).unwrap();
+}
+
+fn write_watchlist(cfg: &TestConfig, query: &str) {
+    std::fs::write(
+        cfg.dir.path().join("watchlists/peace.toml"),
+        format!("name = \"peace\"\n\n[[rule]]\nid = \"r\"\nquery = {query:?}\n"),
+    )
+    .unwrap();
+}
+
+/// Waits up to `secs` for `cond`.
+fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(Instant::now() < deadline, "waited {secs} s for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn titles(cfg: &TestConfig) -> Vec<String> {
+    cfg.alerts()
+        .iter()
+        .map(|a| a["title"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Stderr of a child, collected as it runs.
+fn collect_stderr(child: &mut std::process::Child) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut err = child.stderr.take().unwrap();
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = std::io::Read::read(&mut err, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    log
+}
+
+/// Kills the daemon when a test fails before stopping it.
+struct Daemon(Option<std::process::Child>);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn signal(child: &std::process::Child, sig: i32) {
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+}
+
+fn stop(mut child: std::process::Child) {
+    signal(&child, libc::SIGTERM);
+    let stopped = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(5),
+            "still running 5 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+/// An edited watchlist takes effect without a restart, on SIGHUP and on a
+/// plain save; a broken one keeps the old rules running and says where it
+/// is broken; feeds added to the list are polled, feeds removed are not
+/// asked again.
+#[test]
+fn watchlists_and_feeds_reload_live() {
+    let feeds_dir = tempfile::tempdir().unwrap();
+    write_feed(feeds_dir.path(), "a.xml", &[("Alpha talks begin", "a1")]);
+    write_feed(feeds_dir.path(), "b.xml", &[("Bravo feed opens", "b1")]);
+    let server = FixtureServer::start_in(feeds_dir.path().to_path_buf());
+    let cfg = TestConfig::new(&[server.url("/feed/a.xml")], "interval = \"1s\"");
+    write_watchlist(&cfg, "Alpha");
+    let mut daemon = Daemon(Some(
+        bin()
+            .args(["run", "--config", cfg.path().to_str().unwrap()])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let child = daemon.0.as_mut().unwrap();
+    let log = collect_stderr(child);
+    wait_for(20, "the first alert", || {
+        titles(&cfg).contains(&"Alpha talks begin".to_string())
+    });
+
+    // A broken edit and SIGHUP: the old rules keep matching, the problem is
+    // logged with its place.
+    write_watchlist(&cfg, "(Bravo");
+    signal(child, libc::SIGHUP);
+    wait_for(10, "the reload error", || {
+        let l = log.lock().unwrap();
+        l.contains("peace.toml:5:10: rule 'r': unbalanced parenthesis") && l.contains("previous one keeps running")
+    });
+    write_feed(
+        feeds_dir.path(),
+        "a.xml",
+        &[
+            ("Alpha talks begin", "a1"),
+            ("Alpha second round", "a2"),
+            ("Bravo arrives", "b2"),
+        ],
+    );
+    wait_for(20, "an alert by the old rule", || {
+        titles(&cfg).contains(&"Alpha second round".to_string())
+    });
+    assert!(!titles(&cfg).contains(&"Bravo arrives".to_string()));
+
+    // The fix, saved without a signal: the new rule matches new items.
+    write_watchlist(&cfg, "Bravo OR Charlie");
+    wait_for(10, "the reload", || {
+        log.lock().unwrap().contains("configuration reloaded")
+    });
+    write_feed(
+        feeds_dir.path(),
+        "a.xml",
+        &[("Charlie joins", "c1"), ("Alpha third round", "a3")],
+    );
+    wait_for(20, "an alert by the new rule", || {
+        titles(&cfg).contains(&"Charlie joins".to_string())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !titles(&cfg).contains(&"Alpha third round".to_string()),
+        "{:?}",
+        titles(&cfg)
+    );
+
+    // A feed added is polled; the feed removed is not asked again.
+    let list = format!("[[feed]]\nurl = \"{}\"\nname = \"b\"\n", server.url("/feed/b.xml"));
+    std::fs::write(cfg.dir.path().join("feeds.toml"), list).unwrap();
+    wait_for(20, "the new feed's alert", || {
+        titles(&cfg).contains(&"Bravo feed opens".to_string())
+    });
+    let asked = |p: &str| server.requests().iter().filter(|r| r.path == p).count();
+    let before = asked("/feed/a.xml");
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(asked("/feed/a.xml"), before, "a removed feed was polled");
+    assert!(asked("/feed/b.xml") >= 2);
+    stop(daemon.0.take().unwrap());
+}
+
+/// With `NOTIFY_SOCKET` set, the daemon says READY once it can work, pets
+/// the watchdog from its loop, updates its status line, and says STOPPING
+/// on SIGTERM.
+#[test]
+fn sd_notify_ready_watchdog_status_stopping() {
+    let server = FixtureServer::start();
+    let cfg = TestConfig::new(&[server.url("/feed/wire-en.xml")], "interval = \"1h\"");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let started = Instant::now();
+    let mut daemon = Daemon(Some(
+        bin()
+            .args(["run", "--config", cfg.path().to_str().unwrap()])
+            .env("NOTIFY_SOCKET", &path)
+            .env("WATCHDOG_USEC", "1000000")
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    type Log = Vec<(Duration, String)>;
+    let mut messages: Log = Vec::new();
+    let read_until = |messages: &mut Log, secs: u64, done: &dyn Fn(&Log) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut buf = [0u8; 4096];
+        while Instant::now() < deadline && !done(messages) {
+            if let Ok(n) = sock.recv(&mut buf) {
+                messages.push((started.elapsed(), String::from_utf8_lossy(&buf[..n]).into_owned()));
+            }
+        }
+    };
+    read_until(&mut messages, 5, &|m| m.iter().any(|(_, t)| t.contains("READY=1")));
+    let ready = messages.iter().find(|(_, t)| t.contains("READY=1")).map(|(at, _)| *at);
+    assert!(ready.is_some_and(|at| at < Duration::from_secs(2)), "{messages:?}");
+    // Watchdog pings at half the timeout, and a status line that counts the
+    // polled feed as ok.
+    read_until(&mut messages, 6, &|m| {
+        m.iter().filter(|(_, t)| t.contains("WATCHDOG=1")).count() >= 6
+            && m.iter().any(|(_, t)| t.contains("STATUS=1 feeds: 1 ok"))
+    });
+    let pings: Vec<Duration> = messages
+        .iter()
+        .filter(|(_, t)| t.contains("WATCHDOG=1"))
+        .map(|(at, _)| *at)
+        .collect();
+    assert!(pings.len() >= 6, "{messages:?}");
+    for w in pings.windows(2).skip(1) {
+        assert!(w[1] - w[0] < Duration::from_millis(900), "{pings:?}");
+    }
+    assert!(
+        messages.iter().any(|(_, t)| t.contains("STATUS=1 feeds: 1 ok")),
+        "{messages:?}"
+    );
+    signal(daemon.0.as_ref().unwrap(), libc::SIGTERM);
+    read_until(&mut messages, 5, &|m| m.iter().any(|(_, t)| t.contains("STOPPING=1")));
+    assert!(messages.iter().any(|(_, t)| t.contains("STOPPING=1")), "{messages:?}");
+    let mut child = daemon.0.take().unwrap();
+    let stopped = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(stopped.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success());
+}

@@ -12,6 +12,7 @@
 //! | [`watchlists`] | watchlist and alias files, compiled |
 //! | [`values`] | durations, sizes, counts |
 //! | `paths` | relative paths, folders of one-file-a-thing configs |
+//! | [`watch`] | noticing edits of the config files, for live reload |
 //! | [`diagnostics`] | `file:line:col` problems and the sources they point into |
 
 pub mod diagnostics;
@@ -21,6 +22,7 @@ mod paths;
 mod raw;
 pub mod settings;
 pub mod values;
+pub mod watch;
 pub mod watchlists;
 
 pub use diagnostics::{ConfigErrors, Diagnostic};
@@ -28,4 +30,5 @@ pub use feeds::FeedSpec;
 pub use opml::{ImportError, Imported, import_opml, parse_opml, to_opml};
 pub use settings::{AlertSettings, Config, Polling, load, load_feed_list};
 pub use values::{parse_duration, parse_size};
+pub use watch::{ConfigWatch, WatchError};
 pub use watchlists::{LOG_SINK, load_watchlist, watchlist_from_text};

@@ -77,8 +77,26 @@ pub struct Config {
     pub alerts: AlertSettings,
     pub feeds: Vec<FeedSpec>,
     pub watchlists: Vec<CompiledWatchlist>,
+    /// The folders of watchlists and of shared aliases.
+    pub watchlist_dir: PathBuf,
+    pub alias_dir: PathBuf,
     /// Problems that did not stop loading (duplicate OPML outlines).
     pub warnings: Vec<Diagnostic>,
+}
+
+impl Config {
+    /// The settings that differ from `other`'s and take a restart to
+    /// change, by name.
+    pub fn restart_only_changes(&self, other: &Config) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.database != other.database {
+            out.push("database");
+        }
+        if self.alert_log != other.alert_log {
+            out.push("alert_log");
+        }
+        out
+    }
 }
 
 /// Loads and validates the configuration at `path`, with its feed list,
@@ -201,6 +219,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             alerts,
             feeds,
             watchlists,
+            watchlist_dir: wl_dir,
+            alias_dir,
             warnings,
         })
     } else {

@@ -3,15 +3,15 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-/// Feeds (by index) ordered by the time (Unix ms) they are due, earliest
+/// Feeds (by id) ordered by the time (Unix ms) they are due, earliest
 /// first. A feed has at most one entry: it is pushed back after its poll.
 #[derive(Debug, Default)]
 pub struct DueQueue {
-    heap: BinaryHeap<Reverse<(i64, usize)>>,
+    heap: BinaryHeap<Reverse<(i64, i64)>>,
 }
 
 impl DueQueue {
-    pub fn push(&mut self, due: i64, feed: usize) {
+    pub fn push(&mut self, due: i64, feed: i64) {
         self.heap.push(Reverse((due, feed)));
     }
 
@@ -21,7 +21,7 @@ impl DueQueue {
     }
 
     /// Takes every feed due at `now`, earliest first.
-    pub fn take_due(&mut self, now: i64) -> Vec<usize> {
+    pub fn take_due(&mut self, now: i64) -> Vec<i64> {
         let mut out = Vec::new();
         while let Some(Reverse((t, i))) = self.heap.peek().copied() {
             if t > now {
@@ -54,7 +54,7 @@ mod tests {
         q.push(20, 1);
         assert_eq!(q.next_due(), Some(10));
         assert_eq!(q.take_due(25), [0, 1]);
-        assert_eq!(q.take_due(25), Vec::<usize>::new());
+        assert_eq!(q.take_due(25), Vec::<i64>::new());
         assert_eq!((q.len(), q.next_due()), (1, Some(30)));
     }
 }

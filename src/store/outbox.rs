@@ -89,6 +89,19 @@ impl Store {
         .await
     }
 
+    /// Alerts raised at or after `since` (Unix ms), for the status line.
+    pub async fn alerts_since(&self, since: i64) -> Result<u64, StoreError> {
+        self.call(move |conn| {
+            let n: i64 = conn.query_row(
+                "SELECT count(DISTINCT alert_id) FROM outbox WHERE created_at >= ?1",
+                [since],
+                |r| r.get(0),
+            )?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
     pub async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
         self.call(|conn| {
             Ok(conn.query_row(
