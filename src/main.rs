@@ -28,9 +28,13 @@ struct Cli {
         default_value = "config/newshound.toml"
     )]
     config: PathBuf,
-    /// Log filter (tracing EnvFilter syntax); RUST_LOG also works.
-    #[arg(long, global = true, default_value = "info")]
-    log: String,
+    /// Log filter (tracing EnvFilter syntax); RUST_LOG also works, and
+    /// without either the config's `[log] level` (default info) applies.
+    #[arg(long, global = true)]
+    log: Option<String>,
+    /// How log lines are written.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -131,27 +135,66 @@ enum FeedsAction {
     Export,
 }
 
-fn init_tracing(filter: &str) {
-    use tracing_subscriber::EnvFilter;
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// journald fields when started by systemd (`JOURNAL_STREAM`), plain
+    /// text otherwise.
+    Auto,
+    Text,
+    /// One JSON object a line, for log shippers.
+    Json,
+    Journald,
+}
+
+/// Changes the log filter after start-up, when the config names a level.
+type LevelHandle = tracing_subscriber::reload::Handle<EnvFilter, tracing_subscriber::Registry>;
+
+use tracing_subscriber::EnvFilter;
+
+/// Sets up logging; returns a handle that applies the config's `[log]
+/// level` later, unless `RUST_LOG` or `--log` chose the level.
+fn init_tracing(filter: Option<&str>, format: LogFormat) -> Option<LevelHandle> {
     use tracing_subscriber::prelude::*;
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(filter))
+    let from_env = std::env::var_os("RUST_LOG").is_some();
+    let filter_layer = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(filter.unwrap_or("info")))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
-    if std::env::var_os("JOURNAL_STREAM").is_some() {
-        if let Ok(journald) = tracing_journald::layer() {
-            registry.with(journald).init();
-            return;
+    let (filter_layer, handle) = tracing_subscriber::reload::Layer::new(filter_layer);
+    let registry = tracing_subscriber::registry().with(filter_layer);
+    let journald = match format {
+        LogFormat::Journald => true,
+        LogFormat::Auto => std::env::var_os("JOURNAL_STREAM").is_some(),
+        _ => false,
+    };
+    let settable = (!from_env && filter.is_none()).then_some(handle);
+    if journald {
+        if let Ok(layer) = tracing_journald::layer() {
+            registry.with(layer).init();
+            return settable;
         }
     }
-    registry
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-                .with_target(false),
-        )
-        .init();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if format == LogFormat::Json {
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr)
+                    .with_current_span(true),
+            )
+            .init();
+    } else {
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(ansi)
+                    .with_target(false),
+            )
+            .init();
+    }
+    settable
 }
 
 /// Lets a reader that goes away (`newshound alerts | head`) end a
@@ -170,7 +213,17 @@ fn main() -> ExitCode {
     if !matches!(cli.command, Command::Run | Command::Once { .. }) {
         default_sigpipe();
     }
-    init_tracing(&cli.log);
+    let level = init_tracing(cli.log.as_deref(), cli.log_format);
+    let apply_level = move |wanted: &str| {
+        if let Some(h) = &level {
+            match EnvFilter::try_new(wanted) {
+                Ok(f) => {
+                    let _ = h.reload(f);
+                }
+                Err(e) => eprintln!("newshound: ignoring log level {wanted:?}: {e}"),
+            }
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -187,8 +240,8 @@ fn main() -> ExitCode {
                 let signals = TaskTracker::new();
                 app::cancel_on_signals(&signals, token.clone());
                 let result = match cli.command {
-                    Command::Once { all } => commands::once(&cli.config, all, token.clone()).await,
-                    _ => commands::run(&cli.config, token.clone()).await,
+                    Command::Once { all } => commands::once(&cli.config, all, token.clone(), &apply_level).await,
+                    _ => commands::run(&cli.config, token.clone(), &apply_level).await,
                 };
                 token.cancel();
                 signals.close();

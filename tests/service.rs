@@ -289,3 +289,56 @@ fn sd_notify_ready_watchdog_status_stopping() {
     };
     assert!(status.success());
 }
+
+/// `--log-format json` writes one JSON object a line; the config's `[log]
+/// level` applies unless `RUST_LOG` or `--log` says otherwise.
+#[test]
+fn logs_as_json_at_the_configured_level() {
+    let server = FixtureServer::start();
+    let cfg = TestConfig::new(&[server.url("/feed/wire-en.xml"), server.url("/status/404")], "");
+    let c = cfg.path();
+    let c = c.to_str().unwrap();
+    let out = run(&["once", "--all", "--log-format", "json", "--config", c]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stderr(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["level"] == "INFO" && l["fields"]["message"] == "poll"),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["level"] == "WARN" && l["fields"]["message"] == "poll failed")
+    );
+    // [log] level = "warn": the info lines go.
+    let quiet = TestConfig::new(&[server.url("/feed/wire-en.xml"), server.url("/status/404")], "");
+    let q = quiet.path();
+    let text = std::fs::read_to_string(&q).unwrap();
+    std::fs::write(&q, text.replace("[polling]", "[log]\nlevel = \"warn\"\n\n[polling]")).unwrap();
+    let out = run(&["once", "--all", "--log-format", "json", "--config", q.to_str().unwrap()]);
+    let levels: Vec<String> = stderr(&out)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["level"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        !levels.is_empty() && levels.iter().all(|l| l == "WARN" || l == "ERROR"),
+        "{levels:?}"
+    );
+    // --log wins over the config.
+    let loud = TestConfig::new(&[server.url("/feed/wire-en.xml")], "");
+    let l = loud.path();
+    let text = std::fs::read_to_string(&l).unwrap();
+    std::fs::write(&l, text.replace("[polling]", "[log]\nlevel = \"warn\"\n\n[polling]")).unwrap();
+    let out = run(&["once", "--all", "--log", "info", "--config", l.to_str().unwrap()]);
+    assert!(stderr(&out).contains("INFO"), "{}", stderr(&out));
+}

@@ -7,14 +7,28 @@ use tokio_util::sync::CancellationToken;
 use super::shared::{Failure, load};
 use crate::app;
 
-pub async fn run(path: &Path, cancel: CancellationToken) -> Result<(), Failure> {
+/// Sets the log filter the config asks for (`[log] level`).
+pub type ApplyLogLevel<'a> = &'a (dyn Fn(&str) + Sync);
+
+pub async fn run(path: &Path, cancel: CancellationToken, apply_level: ApplyLogLevel<'_>) -> Result<(), Failure> {
     let cfg = load(path)?;
+    if let Some(l) = &cfg.log_level {
+        apply_level(l);
+    }
     app::run_daemon(cfg, cancel).await?;
     Ok(())
 }
 
-pub async fn once(path: &Path, all: bool, cancel: CancellationToken) -> Result<(), Failure> {
+pub async fn once(
+    path: &Path,
+    all: bool,
+    cancel: CancellationToken,
+    apply_level: ApplyLogLevel<'_>,
+) -> Result<(), Failure> {
     let cfg = load(path)?;
+    if let Some(l) = &cfg.log_level {
+        apply_level(l);
+    }
     let r = app::run_once(cfg, all, cancel).await?;
     println!(
         "polled {} feeds: {} not modified, {} failed, {} new items, {} alerts raised, {} delivered",

@@ -19,6 +19,14 @@ pub(super) struct RawMain {
     pub(super) polling: RawPolling,
     #[serde(default)]
     pub(super) alerts: RawAlerts,
+    #[serde(default)]
+    pub(super) log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLog {
+    pub(super) level: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

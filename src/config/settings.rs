@@ -77,6 +77,9 @@ pub struct Config {
     pub alerts: AlertSettings,
     pub feeds: Vec<FeedSpec>,
     pub watchlists: Vec<CompiledWatchlist>,
+    /// The log filter from `[log] level` (tracing's EnvFilter syntax), when
+    /// set; `RUST_LOG` and `--log` win over it.
+    pub log_level: Option<String>,
     /// The folders of watchlists and of shared aliases.
     pub watchlist_dir: PathBuf,
     pub alias_dir: PathBuf,
@@ -168,6 +171,17 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         ),
     };
 
+    let log_level = match &raw.log.level {
+        Some(l) if tracing_subscriber::EnvFilter::try_new(l.get_ref()).is_err() => {
+            diags.push(src.diag_span(
+                l,
+                "invalid log level: write a level (error, warn, info, debug, trace) or a filter like \"info,newshound=debug\"",
+            ));
+            None
+        }
+        Some(l) => Some(l.get_ref().clone()),
+        None => None,
+    };
     let database = resolve(&base, raw.database.get_ref());
     let alert_log = resolve(&base, raw.alert_log.get_ref());
     let feeds_file = resolve(&base, raw.feeds.get_ref());
@@ -219,6 +233,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             alerts,
             feeds,
             watchlists,
+            log_level,
             watchlist_dir: wl_dir,
             alias_dir,
             warnings,
