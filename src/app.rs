@@ -24,6 +24,7 @@ use crate::alert::{AlertBuilder, AlertSink, AlertWorker, JsonlSink};
 use crate::clock::Clock;
 use crate::config::{Config, LOG_SINK};
 use crate::fetch::{FetchSettings, Fetcher};
+use crate::metrics::Metrics;
 use crate::pipeline::{Pipeline, PollReport};
 use crate::rules::Matcher;
 use crate::scheduler::{self, DueQueue, FeedRow, Health, Policy};
@@ -42,6 +43,7 @@ const SITE_WAIT_WORTH_SAYING: Duration = Duration::from_secs(10);
 /// The running parts, built from a configuration.
 struct Parts {
     config: Config,
+    metrics: Arc<Metrics>,
     store: Store,
     fetcher: Fetcher,
     matcher: Arc<Matcher>,
@@ -57,10 +59,14 @@ impl Parts {
         let fetcher = Fetcher::new(FetchSettings::from(&config.polling), clock).context("cannot build HTTP client")?;
         let matcher = Arc::new(Matcher::new(config.watchlists.clone()));
         let sinks: Vec<Arc<dyn AlertSink>> = vec![Arc::new(JsonlSink::new(LOG_SINK, &config.alert_log))];
-        let worker = AlertWorker::new(store.clone(), sinks, clock);
-        let pipeline = Arc::new(build_pipeline(&config, &store, &fetcher, &matcher, &worker, clock));
+        let metrics = Arc::new(Metrics::new());
+        let worker = AlertWorker::new(store.clone(), sinks, clock).with_metrics(metrics.clone());
+        let pipeline = Arc::new(build_pipeline(
+            &config, &store, &fetcher, &matcher, &worker, clock, &metrics,
+        ));
         Ok(Parts {
             config,
+            metrics,
             store,
             fetcher,
             matcher,
@@ -95,6 +101,7 @@ impl Parts {
             &matcher,
             &self.worker,
             self.clock,
+            &self.metrics,
         ));
         self.fetcher = fetcher;
         self.matcher = matcher;
@@ -155,6 +162,7 @@ fn build_pipeline(
     matcher: &Arc<Matcher>,
     worker: &AlertWorker,
     clock: Clock,
+    metrics: &Arc<Metrics>,
 ) -> Pipeline {
     let intervals = config
         .feeds
@@ -175,6 +183,7 @@ fn build_pipeline(
         intervals,
         worker.waker(),
         clock,
+        metrics.clone(),
     )
 }
 
@@ -358,6 +367,23 @@ fn reload_on_sighup(tracker: &TaskTracker, stop: CancellationToken, reload: mpsc
     });
 }
 
+/// How often the scheduling loop notes that it came round.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// The loop is reported stalled (`/healthz` 503) after this long without
+/// coming round.
+const LOOP_STALLED: Duration = Duration::from_secs(10);
+
+/// A test hook: `NEWSHOUND_TEST_STALL_LOOP_AFTER_MS` makes the scheduling
+/// loop stop coming round after that long, as a hung loop would, so that
+/// tests can see the watchdog and `/healthz` notice.
+fn test_stall_after() -> Option<Duration> {
+    std::env::var("NEWSHOUND_TEST_STALL_LOOP_AFTER_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis)
+}
+
 /// How often the status line is refreshed.
 const STATUS_EVERY: Duration = Duration::from_secs(30);
 
@@ -382,7 +408,18 @@ struct StatusBoard {
 }
 
 impl StatusBoard {
-    fn update(&self, feeds: &HashMap<i64, FeedRow>, last_reload: Option<String>) {
+    fn update(&self, feeds: &HashMap<i64, FeedRow>, last_reload: Option<String>, metrics: &Metrics) {
+        let mut by_state = [0i64; 5];
+        for f in feeds.values() {
+            by_state[f.state.health as usize] += 1;
+        }
+        metrics.feed_states(&[
+            ("new", by_state[Health::New as usize]),
+            ("ok", by_state[Health::Ok as usize]),
+            ("failing", by_state[Health::Failing as usize]),
+            ("backoff", by_state[Health::Backoff as usize]),
+            ("gone", by_state[Health::Gone as usize]),
+        ]);
         let mut s = self.snapshot.lock().unwrap_or_else(|p| p.into_inner());
         s.feeds = feeds.len();
         (s.ok, s.failing, s.backoff) = (0, 0, 0);
@@ -515,6 +552,13 @@ pub async fn run_daemon_with(config: Config, cancel: CancellationToken, opts: Da
     }
     drop(reload_tx);
     let config_path: PathBuf = parts.config.file.clone();
+    // /healthz and /metrics, bound before READY so that a taken port stops
+    // start-up.
+    if let Some(addr) = parts.config.http_listen {
+        let listener = crate::http::bind(addr, parts.metrics.clone(), parts.store.clone(), clock, LOOP_STALLED).await?;
+        tracing::info!(listen = ?listener.local_addr(), "serving /healthz and /metrics");
+        tasks.spawn(listener.serve(stop_tasks.clone()));
+    }
 
     let rules = parts.matcher.rule_count();
     tracing::info!(feeds = rows.len(), watchlists = parts.matcher.watchlists().len(), rules, database = %parts.config.database.display(), "newshound started");
@@ -532,7 +576,7 @@ pub async fn run_daemon_with(config: Config, cancel: CancellationToken, opts: Da
     );
 
     let board = Arc::new(StatusBoard::default());
-    board.update(&schedule.feeds, Some("no reload yet".into()));
+    board.update(&schedule.feeds, Some("no reload yet".into()), &parts.metrics);
     spawn_status(&tasks, stop_tasks.clone(), board.clone(), parts.store.clone(), clock);
     let mut sem = Arc::new(Semaphore::new(parts.config.polling.concurrency));
     // One message per poll in flight, and each feed has at most one poll in
@@ -542,6 +586,14 @@ pub async fn run_daemon_with(config: Config, cancel: CancellationToken, opts: Da
     let polls = TaskTracker::new();
     // The watchdog is fed from this loop itself: a stalled loop stops it.
     let mut watchdog = systemd::watchdog_interval().map(tokio::time::interval);
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    let stall = async {
+        match test_stall_after() {
+            Some(after) => tokio::time::sleep(after).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(stall);
     loop {
         let next = schedule.queue.next_due();
         let sleep = async {
@@ -564,6 +616,11 @@ pub async fn run_daemon_with(config: Config, cancel: CancellationToken, opts: Da
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = pet => systemd::watchdog(),
+            _ = heartbeat.tick() => parts.metrics.heartbeat(parts.clock.now_ms()),
+            _ = &mut stall => {
+                tracing::warn!("test hook: the scheduling loop stalls now");
+                std::future::pending::<()>().await;
+            }
             Some(()) = reload_rx.recv() => {
                 systemd::reloading();
                 let last_reload = match crate::config::load(&config_path) {
@@ -572,6 +629,7 @@ pub async fn run_daemon_with(config: Config, cancel: CancellationToken, opts: Da
                             tracing::warn!("{d}");
                         }
                         tracing::error!(problems = errors.0.len(), "the edited configuration is invalid; the previous one keeps running");
+                        parts.metrics.reload(false);
                         format!("last reload failed: {} problem(s), previous config running", errors.0.len())
                     }
                     Ok(new) => {
@@ -597,17 +655,19 @@ pub async fn run_daemon_with(config: Config, cancel: CancellationToken, opts: Da
                                     rules = parts.matcher.rule_count(),
                                     "configuration reloaded"
                                 );
+                                parts.metrics.reload(true);
                                 "last reload ok".to_string()
                             }
                             Err(e) => {
                                 tracing::error!(error = %e, "cannot register the reloaded feed list");
+                                parts.metrics.reload(false);
                                 "last reload failed: the feed list could not be stored".to_string()
                             }
                         }
                     }
                 };
                 systemd::ready(&last_reload);
-                board.update(&schedule.feeds, Some(last_reload));
+                board.update(&schedule.feeds, Some(last_reload), &parts.metrics);
             }
             Some(row) = done_rx.recv() => {
                 schedule.in_flight.remove(&row.id);
@@ -620,7 +680,7 @@ pub async fn run_daemon_with(config: Config, cancel: CancellationToken, opts: Da
                     schedule.feeds.insert(row.id, row);
                 }
                 if settled {
-                    board.update(&schedule.feeds, None);
+                    board.update(&schedule.feeds, None, &parts.metrics);
                 }
             }
             _ = sleep => {

@@ -44,6 +44,8 @@ pub mod commands;
 pub mod config;
 pub mod feed;
 pub mod fetch;
+pub mod http;
+pub mod metrics;
 pub mod pipeline;
 pub mod rules;
 pub mod scheduler;

@@ -15,6 +15,7 @@ use crate::alert::{AlertBuilder, FeedRef};
 use crate::clock::Clock;
 use crate::feed::{self, ParsedDocument, RawEntry};
 use crate::fetch::{Fetched, Fetcher, ResponseMeta, Validators};
+use crate::metrics::Metrics;
 use crate::rules::Matcher;
 use crate::scheduler::{self, Failure, FailureKind, FeedRow, Outcome, Policy};
 use crate::store::{NewItem, PollCommit, Store};
@@ -60,6 +61,7 @@ pub struct Pipeline {
     large_parses: Arc<Semaphore>,
     cpu: Arc<Semaphore>,
     clock: Clock,
+    metrics: Arc<Metrics>,
 }
 
 /// A document read and its new entries matched: what a successful poll
@@ -83,6 +85,7 @@ impl Pipeline {
         intervals: HashMap<String, Duration>,
         alerts_waiting: Arc<Notify>,
         clock: Clock,
+        metrics: Arc<Metrics>,
     ) -> Pipeline {
         Pipeline {
             store,
@@ -95,6 +98,7 @@ impl Pipeline {
             large_parses: Arc::new(Semaphore::new(LARGE_PARSES)),
             cpu: Arc::new(Semaphore::new(cpu_slots())),
             clock,
+            metrics,
         }
     }
 
@@ -110,10 +114,12 @@ impl Pipeline {
             etag: feed.state.etag.clone(),
             last_modified: feed.state.last_modified.clone(),
         };
+        let started = tokio::time::Instant::now();
         let fetched = tokio::select! {
             r = self.fetcher.fetch(feed.fetch_url(), &validators) => r,
             _ = cancel.cancelled() => {
                 report.cancelled = true;
+                self.metrics.poll("cancelled");
                 return (feed.clone(), report);
             }
         };
@@ -130,6 +136,7 @@ impl Pipeline {
             }
             Ok(Fetched::Body(meta, body)) => {
                 report.status = Some(meta.status);
+                self.metrics.bytes_fetched.inc_by(body.len() as u64);
                 match self.read(feed, &meta, body, now).await {
                     Ok(read) => {
                         report.items_in_feed = read.entries;
@@ -140,6 +147,7 @@ impl Pipeline {
             }
         };
         let updated = self.commit(feed, outcome, items, now, &mut report).await;
+        self.metrics.poll_seconds.observe(started.elapsed().as_secs_f64());
         log_poll(&report);
         (updated, report)
     }
@@ -279,9 +287,27 @@ impl Pipeline {
         let rand01 = fastrand::f64();
         let mut updated = feed.clone();
         updated.state = self.policy.after_poll(&feed.state, &outcome, interval, now, rand01);
-        if let Outcome::Failure(f) = &outcome {
-            report.error = Some(f.message.clone());
+        match &outcome {
+            Outcome::Failure(f) => {
+                report.error = Some(f.message.clone());
+                self.metrics.poll("failure");
+                self.metrics.failure(f.kind.as_str());
+            }
+            Outcome::Success { not_modified: true, .. } => {
+                self.metrics.poll("not_modified");
+                self.metrics.not_modified.inc();
+            }
+            Outcome::Success { .. } => self.metrics.poll("ok"),
+            Outcome::Wait { .. } => self.metrics.poll("wait"),
+            Outcome::Gone => self.metrics.poll("gone"),
         }
+        if matches!(outcome, Outcome::Success { .. }) {
+            self.metrics.succeeded_at(now);
+        }
+        let watchlists: Vec<String> = items
+            .iter()
+            .flat_map(|i| i.matches.iter().map(|m| m.watchlist_match.watchlist.clone()))
+            .collect();
         let commit = PollCommit {
             feed_id: feed.id,
             state: updated.state.clone(),
@@ -290,6 +316,10 @@ impl Pipeline {
         };
         match self.store.commit_poll(commit).await {
             Ok(summary) => {
+                self.metrics.items_stored.inc_by(summary.items as u64);
+                for w in &watchlists {
+                    self.metrics.matched(w);
+                }
                 report.new_items = summary.items;
                 report.matches = summary.matches;
                 report.alerts = summary.alerts;

@@ -342,3 +342,128 @@ fn logs_as_json_at_the_configured_level() {
     let out = run(&["once", "--all", "--log", "info", "--config", l.to_str().unwrap()]);
     assert!(stderr(&out).contains("INFO"), "{}", stderr(&out));
 }
+
+/// A plain HTTP GET on 127.0.0.1: (status, body).
+fn get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The value of a sample (name and labels as Prometheus writes them) in
+/// a parsed scrape.
+fn sample(scrape: &prometheus_parse::Scrape, name: &str, label: Option<(&str, &str)>) -> f64 {
+    scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == name)
+        .filter(|s| label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => 0.0,
+        })
+        .sum()
+}
+
+fn scrape(addr: &str) -> prometheus_parse::Scrape {
+    let (status, body) = get(addr, "/metrics");
+    assert_eq!(status, 200, "{body}");
+    prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `/metrics` parses as Prometheus text and its counters move after a
+/// poll; `/healthz` is 200 while all is well, 503 when the database file
+/// turns read-only, and 503 when the scheduling loop stalls.
+#[test]
+fn metrics_and_health_over_http() {
+    let feeds_dir = tempfile::tempdir().unwrap();
+    write_feed(feeds_dir.path(), "a.xml", &[("Alpha talks begin", "a1")]);
+    let server = FixtureServer::start_in(feeds_dir.path().to_path_buf());
+    let cfg = TestConfig::new(
+        &[server.url("/feed/a.xml"), server.url("/status/404")],
+        "interval = \"1s\"",
+    );
+    write_watchlist(&cfg, "Alpha");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let text = std::fs::read_to_string(cfg.path()).unwrap();
+    std::fs::write(
+        cfg.path(),
+        text.replace("[polling]", &format!("[http]\nlisten = \"{addr}\"\n\n[polling]")),
+    )
+    .unwrap();
+    let daemon = Daemon(Some(
+        bin()
+            .args(["run", "--config", cfg.path().to_str().unwrap()])
+            .env("NEWSHOUND_TEST_STALL_LOOP_AFTER_MS", "12000")
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    wait_for(10, "the listener", || std::net::TcpStream::connect(&addr).is_ok());
+    wait_for(10, "the first alert", || !cfg.alerts().is_empty());
+    let first = scrape(&addr);
+    assert!(sample(&first, "newshound_polls_total", Some(("outcome", "ok"))) >= 1.0);
+    assert!(sample(&first, "newshound_poll_failures_total", Some(("kind", "http_status"))) >= 1.0);
+    assert!(sample(&first, "newshound_items_stored_total", None) >= 1.0);
+    assert!(sample(&first, "newshound_matches_total", Some(("watchlist", "peace"))) >= 1.0);
+    assert!(sample(&first, "newshound_fetched_bytes_total", None) > 100.0);
+    assert!(
+        first
+            .samples
+            .iter()
+            .any(|s| s.metric.starts_with("newshound_poll_duration_seconds"))
+    );
+    wait_for(10, "a delivery counted", || {
+        sample(&scrape(&addr), "newshound_alerts_total", Some(("outcome", "delivered"))) >= 1.0
+    });
+    // The feed changes: the counters move.
+    write_feed(
+        feeds_dir.path(),
+        "a.xml",
+        &[("Alpha talks begin", "a1"), ("Alpha again", "a2")],
+    );
+    wait_for(10, "the counters to move", || {
+        sample(&scrape(&addr), "newshound_items_stored_total", None)
+            > sample(&first, "newshound_items_stored_total", None)
+    });
+    let (status, body) = get(&addr, "/healthz");
+    assert_eq!((status, body.as_str()), (200, "ok\n"));
+
+    // The database file turns read-only.
+    let db = cfg.db();
+    let mut perms = std::fs::metadata(&db).unwrap().permissions();
+    perms.set_readonly(true);
+    std::fs::set_permissions(&db, perms.clone()).unwrap();
+    let (status, body) = get(&addr, "/healthz");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("read-only"), "{body}");
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&db, perms).unwrap();
+    assert_eq!(get(&addr, "/healthz").0, 200);
+
+    // The loop stalls (test hook, 12 s after start): /healthz says so.
+    wait_for(30, "the stall to show", || get(&addr, "/healthz").0 == 503);
+    let (_, body) = get(&addr, "/healthz");
+    assert!(body.contains("scheduling loop"), "{body}");
+    drop(daemon);
+}

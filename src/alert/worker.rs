@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::sink::{AlertSink, SinkError};
 use crate::clock::Clock;
+use crate::metrics::Metrics;
 use crate::store::{OutboxEntry, Store, StoreError};
 
 /// Rows taken from the outbox at a time.
@@ -38,6 +39,7 @@ pub struct AlertWorker {
     sinks: Arc<HashMap<String, Arc<dyn AlertSink>>>,
     wake: Arc<Notify>,
     clock: Clock,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl AlertWorker {
@@ -47,7 +49,14 @@ impl AlertWorker {
             sinks: Arc::new(sinks.into_iter().map(|s| (s.name().to_string(), s)).collect()),
             wake: Arc::new(Notify::new()),
             clock,
+            metrics: None,
         }
+    }
+
+    /// Counts deliveries by sink and outcome into `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> AlertWorker {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Tells the worker new alerts are waiting.
@@ -97,6 +106,10 @@ impl AlertWorker {
                         .collect(),
                 };
                 for (entry, result) in entries.iter().zip(results) {
+                    let outcome = if result.is_ok() { "delivered" } else { "failed" };
+                    if let Some(m) = &self.metrics {
+                        m.alert(sink_name, outcome, 1);
+                    }
                     match result {
                         Ok(()) => delivered.push(entry.row),
                         Err(e) => {

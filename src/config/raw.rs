@@ -21,6 +21,14 @@ pub(super) struct RawMain {
     pub(super) alerts: RawAlerts,
     #[serde(default)]
     pub(super) log: RawLog,
+    #[serde(default)]
+    pub(super) http: RawHttp,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHttp {
+    pub(super) listen: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

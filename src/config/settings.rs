@@ -80,6 +80,9 @@ pub struct Config {
     /// The log filter from `[log] level` (tracing's EnvFilter syntax), when
     /// set; `RUST_LOG` and `--log` win over it.
     pub log_level: Option<String>,
+    /// Where `/healthz` and `/metrics` are served (`[http] listen`); off
+    /// when `None`.
+    pub http_listen: Option<std::net::SocketAddr>,
     /// The folders of watchlists and of shared aliases.
     pub watchlist_dir: PathBuf,
     pub alias_dir: PathBuf,
@@ -97,6 +100,9 @@ impl Config {
         }
         if self.alert_log != other.alert_log {
             out.push("alert_log");
+        }
+        if self.http_listen != other.http_listen {
+            out.push("http.listen");
         }
         out
     }
@@ -182,6 +188,16 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         Some(l) => Some(l.get_ref().clone()),
         None => None,
     };
+    let http_listen = match &raw.http.listen {
+        None => None,
+        Some(a) => match a.get_ref().parse::<std::net::SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                diags.push(src.diag_span(a, "listen must be an address and port, like \"127.0.0.1:9464\""));
+                None
+            }
+        },
+    };
     let database = resolve(&base, raw.database.get_ref());
     let alert_log = resolve(&base, raw.alert_log.get_ref());
     let feeds_file = resolve(&base, raw.feeds.get_ref());
@@ -234,6 +250,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             feeds,
             watchlists,
             log_level,
+            http_listen,
             watchlist_dir: wl_dir,
             alias_dir,
             warnings,

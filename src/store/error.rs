@@ -24,4 +24,24 @@ pub enum StoreError {
     Json(#[from] serde_json::Error),
     #[error(transparent)]
     Tokenizer(#[from] TokenizerError),
+    #[error("the database file {path} is gone")]
+    Missing {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the database file {path} is read-only")]
+    ReadOnly { path: PathBuf },
+}
+
+/// An error with its causes, as one line.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
 }

@@ -60,6 +60,7 @@ fn serve(conn: &mut Connection, rx: &mut mpsc::Receiver<Job>) {
 pub struct Store {
     tx: mpsc::Sender<Job>,
     thread: std::sync::Arc<std::sync::Mutex<Option<JoinHandle<()>>>>,
+    path: std::path::PathBuf,
 }
 
 impl Store {
@@ -81,6 +82,7 @@ impl Store {
         Ok(Store {
             tx,
             thread: std::sync::Arc::new(std::sync::Mutex::new(Some(thread))),
+            path: path.to_path_buf(),
         })
     }
 
@@ -113,5 +115,31 @@ impl Store {
         if let Some(h) = handle {
             let _ = tokio::task::spawn_blocking(move || h.join()).await;
         }
+    }
+
+    /// Whether the database can take writes: its file is there and not
+    /// read-only, and a write (rolled back) goes through the store thread.
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        match std::fs::metadata(&self.path) {
+            Err(source) => {
+                return Err(StoreError::Missing {
+                    path: self.path.clone(),
+                    source,
+                });
+            }
+            Ok(m) if m.permissions().readonly() => {
+                return Err(StoreError::ReadOnly {
+                    path: self.path.clone(),
+                });
+            }
+            Ok(_) => {}
+        }
+        self.call(|conn| {
+            let tx = conn.savepoint()?;
+            tx.execute("UPDATE meta SET value = value WHERE key = 'fts_upto'", [])?;
+            // Dropped: rolled back.
+            Ok(())
+        })
+        .await
     }
 }

@@ -22,7 +22,7 @@ pub mod outbox;
 pub mod schema;
 mod tokenizer;
 
-pub use error::StoreError;
+pub use error::{StoreError, chain};
 pub use feeds::FeedHealth;
 pub use handle::Store;
 pub use items::{AlertDraft, CommitSummary, NewItem, NewMatch, PollCommit, StoredItem};
