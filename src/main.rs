@@ -119,6 +119,14 @@ enum Command {
         #[command(subcommand)]
         action: Option<FeedsAction>,
     },
+    /// Write the man page and shell completions (bash, zsh, fish) into a
+    /// folder, for packaging.
+    #[command(hide = true)]
+    Generate {
+        /// The folder to write into (created).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Full-text search over stored items.
     Search {
         query: String,
@@ -208,6 +216,23 @@ fn default_sigpipe() {
     }
 }
 
+/// Writes `newshound.1` and the completions of bash, zsh and fish into
+/// `out`, from the command-line definitions themselves.
+fn generate(out: &std::path::Path) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    std::fs::create_dir_all(out)?;
+    let cmd = Cli::command();
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd.clone()).render(&mut page)?;
+    std::fs::write(out.join("newshound.1"), page)?;
+    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+        clap_complete::generate_to(shell, &mut cmd.clone(), "newshound", out)?;
+    }
+    println!("wrote the man page and completions into {}", out.display());
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Run | Command::Once { .. }) {
@@ -283,6 +308,7 @@ fn main() -> ExitCode {
                 Some(FeedsAction::Import { file }) => commands::feeds_import(&cli.config, &file),
                 Some(FeedsAction::Export) => commands::feeds_export(&cli.config),
             },
+            Command::Generate { out } => generate(&out).map_err(|e| Failure::Other(e.into())),
             Command::Search { query, limit } => commands::search(&cli.config, &query, limit).await,
         }
     });

@@ -200,7 +200,7 @@ fn the_shipped_unit_verifies() {
     let path = dir.path().join("newshound.service");
     std::fs::write(
         &path,
-        unit.replace("/usr/local/bin/newshound", env!("CARGO_BIN_EXE_newshound")),
+        unit.replace("/usr/bin/newshound", env!("CARGO_BIN_EXE_newshound")),
     )
     .unwrap();
     let out = std::process::Command::new("systemd-analyze")
