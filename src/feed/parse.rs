@@ -236,22 +236,43 @@ pub fn parse_document(
     })
 }
 
-/// The document with every XML declaration after its start made an
-/// ordinary processing instruction: quick-xml panics on a declaration that
-/// names an encoding once it has read past the document's start, and a
-/// declaration there is an error of the feed anyway. The document's own
-/// declaration, at its start, stays.
+/// The document with its XML declarations made harmless to quick-xml,
+/// which panics when a declaration names an encoding once it has read past
+/// the document's first bytes (fuzzing found two ways: a declaration after
+/// the start, and one whose unclosed quote runs on into the document).
+/// The document is UTF-8 by now (`to_utf8`), so no declaration needs to
+/// name an encoding: one at the start is rewritten without it, and any
+/// later one, an error of the feed anyway, becomes an ordinary processing
+/// instruction.
 fn without_late_declarations(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     let start = body.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(0);
-    let late = |at: usize| at > start && body.get(at + 5).is_some_and(|b| b.is_ascii_whitespace());
+    let is_decl = |at: usize| body.get(at + 5).is_some_and(|b| b.is_ascii_whitespace());
     let finder = memchr::memmem::Finder::new(b"<?xml");
-    if !finder.find_iter(body).any(late) {
+    // The first declaration, when it starts the document and names an
+    // encoding: its end is the first `?>`, as quick-xml reads it.
+    let first = (body[start..].starts_with(b"<?xml") && is_decl(start))
+        .then(|| memchr::memmem::find(&body[start..], b"?>").map(|e| start + e + 2))
+        .flatten()
+        .filter(|&end| memchr::memmem::find(&body[start..end], b"encoding").is_some());
+    let late = |at: usize| at > start && is_decl(at) && first.is_none_or(|end| at >= end);
+    if first.is_none() && !finder.find_iter(body).any(late) {
         return std::borrow::Cow::Borrowed(body);
     }
-    let mut out = body.to_vec();
-    for at in finder.find_iter(body).filter(|&at| late(at)) {
+    let mut out = Vec::with_capacity(body.len());
+    let rest_from = match first {
+        Some(end) => {
+            out.extend_from_slice(&body[..start]);
+            out.extend_from_slice(b"<?xml version=\"1.0\"?>");
+            end
+        }
+        None => 0,
+    };
+    let tail_at = out.len();
+    out.extend_from_slice(&body[rest_from..]);
+    let lates: Vec<usize> = finder.find_iter(body).filter(|&at| late(at)).collect();
+    for at in lates {
         // `<?xml ` becomes `<?xm_ `: a processing instruction of another name.
-        out[at + 4] = b'_';
+        out[tail_at + at - rest_from + 4] = b'_';
     }
     std::borrow::Cow::Owned(out)
 }
@@ -385,6 +406,24 @@ mod tests {
         let doc = "<!-- c -->\n<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>T</title>\n<updated>2003<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<haha/>";
         let r = std::panic::catch_unwind(|| parse(doc.as_bytes(), "https://x.test/", None, None));
         assert!(r.is_ok(), "the parser panicked");
+        // A declaration whose quote runs on to a later `encoding`.
+        let runaway = "<?xml version='1.0ersion=\"2.0\">\n<channel><title>T</title></channel>\n</rss' encoding='iso-8859-1'?>\n<rss version=\"2.0\"><channel><item><title>x</title></item></channel></rss>";
+        let r = std::panic::catch_unwind(|| parse(runaway.as_bytes(), "https://x.test/", None, None));
+        assert!(r.is_ok(), "the parser panicked on a runaway declaration");
+        // What quick-xml is given names no encoding at all (parse catches
+        // a parser's panic, so look at what it is fed).
+        for doc in [runaway, doc] {
+            let fed = without_late_declarations(doc.as_bytes());
+            let fed = String::from_utf8_lossy(&fed);
+            assert!(!fed.contains("<?xml version='1.0ersion"), "{fed}");
+            let decls = fed.matches("<?xml ").count();
+            assert!(decls <= 1 && !fed.contains("encoding='iso"), "{fed}");
+        }
+        let plain = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss/>";
+        assert_eq!(
+            &*without_late_declarations(plain.as_bytes()),
+            b"<?xml version=\"1.0\"?><rss/>"
+        );
         let ok = "<?xml version=\"1.0\"?><?xml-stylesheet href=\"s.css\"?><rss version=\"2.0\"><channel><item><title>a</title></item></channel></rss>";
         assert_eq!(
             parse(ok.as_bytes(), "https://x.test/", None, None).unwrap().items.len(),
