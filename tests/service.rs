@@ -124,8 +124,9 @@ fn signal(child: &std::process::Child, sig: i32) {
     assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
 }
 
-fn stop(mut child: std::process::Child) {
-    signal(&child, libc::SIGTERM);
+/// Sends `sig` and asserts a clean exit within 5 s.
+fn stop_with(mut child: std::process::Child, sig: i32) {
+    signal(&child, sig);
     let stopped = Instant::now();
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -133,7 +134,7 @@ fn stop(mut child: std::process::Child) {
         }
         assert!(
             stopped.elapsed() < Duration::from_secs(5),
-            "still running 5 s after SIGTERM"
+            "still running 5 s after signal {sig}"
         );
         std::thread::sleep(Duration::from_millis(50));
     };
@@ -218,7 +219,11 @@ fn watchlists_and_feeds_reload_live() {
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(asked("/feed/a.xml"), before, "a removed feed was polled");
     assert!(asked("/feed/b.xml") >= 2);
-    stop(daemon.0.take().unwrap());
+    // Ctrl-C stops it as cleanly as SIGTERM.
+    stop_with(daemon.0.take().unwrap(), libc::SIGINT);
+    wait_for(2, "the SIGINT log line", || {
+        log.lock().unwrap().contains("SIGINT received")
+    });
 }
 
 /// With `NOTIFY_SOCKET` set, the daemon says READY once it can work, pets
@@ -275,6 +280,17 @@ fn sd_notify_ready_watchdog_status_stopping() {
         messages.iter().any(|(_, t)| t.contains("STATUS=1 feeds: 1 ok")),
         "{messages:?}"
     );
+    // A broken watchlist and SIGHUP: RELOADING, then a status line that
+    // says the reload failed and the old configuration runs on.
+    write_watchlist(&cfg, "(Bravo");
+    signal(daemon.0.as_ref().unwrap(), libc::SIGHUP);
+    let failed = |m: &Log| {
+        m.iter()
+            .any(|(_, t)| t.contains("STATUS=") && t.contains("last reload failed"))
+    };
+    read_until(&mut messages, 5, &failed);
+    assert!(failed(&messages), "{messages:?}");
+    assert!(messages.iter().any(|(_, t)| t.contains("RELOADING=1")), "{messages:?}");
     signal(daemon.0.as_ref().unwrap(), libc::SIGTERM);
     read_until(&mut messages, 5, &|m| m.iter().any(|(_, t)| t.contains("STOPPING=1")));
     assert!(messages.iter().any(|(_, t)| t.contains("STOPPING=1")), "{messages:?}");
@@ -447,6 +463,16 @@ fn metrics_and_health_over_http() {
     });
     let (status, body) = get(&addr, "/healthz");
     assert_eq!((status, body.as_str()), (200, "ok\n"));
+
+    // A broken watchlist edit is counted as a failed reload.
+    write_watchlist(&cfg, "(Alpha");
+    wait_for(10, "the failed reload counted", || {
+        sample(&scrape(&addr), "newshound_reloads_total", Some(("result", "failed"))) >= 1.0
+    });
+    write_watchlist(&cfg, "Alpha");
+    wait_for(10, "the good reload counted", || {
+        sample(&scrape(&addr), "newshound_reloads_total", Some(("result", "ok"))) >= 1.0
+    });
 
     // The database file turns read-only.
     let db = cfg.db();
