@@ -198,18 +198,29 @@ pub fn parse_document(
     // feed-rs skips copying the base URL onto every element it reads (1% of
     // a cold poll).
     let xml_base = memchr::memmem::find(body, b"xml:base").is_some();
-    let parser = feed_rs::parser::Builder::new()
-        .base_uri(xml_base.then_some(feed_url))
-        .id_generator(|_, _, _| NO_ID.to_string())
-        .timestamp_parser(parse_date)
-        .build();
+    // A parser that panicked keeps broken state: each attempt builds one.
+    let parser = || {
+        feed_rs::parser::Builder::new()
+            .base_uri(xml_base.then_some(feed_url))
+            .id_generator(|_, _, _| NO_ID.to_string())
+            .timestamp_parser(parse_date)
+            .build()
+    };
     let body = without_late_declarations(body);
     let body = body.as_ref();
     // feed-rs and quick-xml are third-party parsers fed untrusted bytes: a
     // panic of theirs (fuzzing found one) is this document's failure, not
     // the process's.
-    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(body)))
-        .map_err(|_| FeedError::Malformed("the XML parser failed on this document".into()))?;
+    let attempt = |bytes: &[u8]| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser().parse(bytes))).ok();
+    let failed = || FeedError::Malformed("the XML parser failed on this document".into());
+    let parsed = match attempt(body) {
+        Some(parsed) => parsed,
+        // feed-rs slices an RSS contact line (`<author>x@y.org（名）</author>`)
+        // inside a character when a multibyte one touches the address
+        // (fuzzing found it): the document is read again without its
+        // contact lines rather than lost.
+        None => attempt(&without_rss_contacts(body)).ok_or_else(failed)?,
+    };
     let feed = parsed.map_err(|e| classify(e, body))?;
     let base = Url::parse(feed_url).ok();
     let feed_lang = feed.language.as_deref().map(normalize_lang);
@@ -275,6 +286,35 @@ fn without_late_declarations(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
         out[tail_at + at - rest_from + 4] = b'_';
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// The document with its RSS contact elements (`author`, `managingEditor`,
+/// `webMaster`) renamed to `x-…` so that feed-rs skips them.
+fn without_rss_contacts(body: &[u8]) -> Vec<u8> {
+    const NAMES: [&[u8]; 3] = [b"author", b"managingEditor", b"webMaster"];
+    let mut out = Vec::with_capacity(body.len() + 64);
+    let mut i = 0;
+    while let Some(off) = memchr::memchr(b'<', &body[i..]) {
+        let at = i + off;
+        out.extend_from_slice(&body[i..=at]);
+        i = at + 1;
+        let slash = usize::from(body.get(i) == Some(&b'/'));
+        let name_at = i + slash;
+        let renamed = NAMES.iter().find(|n| {
+            body[name_at..].starts_with(n)
+                && body
+                    .get(name_at + n.len())
+                    .is_some_and(|b| matches!(b, b'>' | b'/') || b.is_ascii_whitespace())
+        });
+        if let Some(name) = renamed {
+            out.extend_from_slice(&body[i..name_at]);
+            out.extend_from_slice(b"x-");
+            out.extend_from_slice(name);
+            i = name_at + name.len();
+        }
+    }
+    out.extend_from_slice(&body[i..]);
+    out
 }
 
 fn classify(e: feed_rs::parser::ParseFeedError, body: &[u8]) -> FeedError {
@@ -428,6 +468,23 @@ mod tests {
         assert_eq!(
             parse(ok.as_bytes(), "https://x.test/", None, None).unwrap().items.len(),
             1
+        );
+    }
+
+    /// Found by fuzzing: feed-rs panics on an RSS author whose address
+    /// touches a multibyte character; the items are kept all the same.
+    #[test]
+    fn an_author_next_to_a_wide_character_loses_nothing() {
+        let doc = "<rss version=\"2.0\"><channel><title>T</title><managingEditor>ed@x.test</managingEditor>\
+<item><title>Witkoff in Moscow</title><author>ed@x.test（編集）</author><link>https://x.test/1</link></item>\
+<item><title>Umerov in Miami</title><link>https://x.test/2</link></item></channel></rss>";
+        let f = parse(doc.as_bytes(), "https://x.test/", None, None).unwrap();
+        let titles: Vec<&str> = f.items.iter().map(|i| i.title.as_str()).collect();
+        assert_eq!(titles, ["Witkoff in Moscow", "Umerov in Miami"]);
+        let renamed = without_rss_contacts(b"<author>a</author><authority/><webMaster x=\"1\">w</webMaster>");
+        assert_eq!(
+            String::from_utf8(renamed).unwrap(),
+            "<x-author>a</x-author><authority/><x-webMaster x=\"1\">w</x-webMaster>"
         );
     }
 
