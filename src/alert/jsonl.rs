@@ -2,7 +2,7 @@
 //! batch before it is acknowledged, and the reader that follows the log
 //! as it grows.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -10,11 +10,17 @@ use std::sync::{Arc, Mutex};
 use serde::Deserialize;
 
 use super::sink::{AlertSink, DeliveryFuture, SinkError};
+use super::worker::BATCH;
 use crate::store::OutboxEntry;
 
-/// Bytes read from the end of the log at start-up to learn which alerts it
-/// already holds (written, but not marked delivered before a crash).
-const RECOVERY_TAIL: u64 = 1024 * 1024;
+/// How many of the log's last ids the sink remembers. A crash (or a failed
+/// outbox update) between a batch's fsync and its rows being marked
+/// delivered leaves at most one batch written but pending; remembering
+/// twice that many lines covers it whatever the lines' length.
+const REMEMBERED: usize = 2 * BATCH;
+
+/// Bytes read at a time when scanning the log backwards.
+const CHUNK: usize = 64 * 1024;
 
 /// The JSON Lines alert log: one alert per line, appended, flushed and
 /// synced before delivery is acknowledged.
@@ -25,8 +31,29 @@ pub struct JsonlSink {
 
 struct JsonlFile {
     path: PathBuf,
-    /// Ids found at the end of the log when it was first opened.
-    recovered: Mutex<Option<HashSet<String>>>,
+    /// The ids of the log's last lines, read from its end when it is first
+    /// opened, then kept up to date by every write.
+    recent: Mutex<Option<RecentIds>>,
+}
+
+/// The last [`REMEMBERED`] alert ids written, oldest first.
+#[derive(Default)]
+struct RecentIds {
+    order: VecDeque<String>,
+    set: HashSet<String>,
+}
+
+impl RecentIds {
+    fn push(&mut self, id: String) {
+        if self.set.insert(id.clone()) {
+            self.order.push_back(id);
+        }
+        while self.order.len() > REMEMBERED {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+    }
 }
 
 impl JsonlSink {
@@ -36,7 +63,7 @@ impl JsonlSink {
             name: name.to_string(),
             inner: Arc::new(JsonlFile {
                 path: path.to_path_buf(),
-                recovered: Mutex::new(None),
+                recent: Mutex::new(None),
             }),
         }
     }
@@ -50,6 +77,9 @@ impl JsonlFile {
         }
     }
 
+    /// Appends the entries not already in the log. The file is opened by
+    /// its path for every batch, so a log moved away or removed (rotation)
+    /// is followed by a new one at the same path.
     fn write_batch(&self, entries: &[OutboxEntry]) -> Result<(), SinkError> {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
@@ -60,59 +90,99 @@ impl JsonlFile {
             .read(true)
             .open(&self.path)
             .map_err(|e| self.io(e))?;
-        let mut guard = self.recovered.lock().unwrap_or_else(|p| p.into_inner());
+        // A line cut short by a crash or a full disk is cut away: its alert
+        // was not acknowledged and is written again whole below.
+        let end = drop_cut_line(&mut f).map_err(|e| self.io(e))?;
+        let mut guard = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
-            *guard = Some(recent_ids(&mut f).map_err(|e| self.io(e))?);
+            *guard = Some(last_ids(&mut f, end).map_err(|e| self.io(e))?);
         }
-        let recovered = guard.get_or_insert_with(HashSet::new);
-        // A line cut short by a crash or a full disk is closed first, so the
-        // next alert starts on a line of its own.
-        let len = f.metadata().map_err(|e| self.io(e))?.len();
+        let recent = guard.get_or_insert_with(RecentIds::default);
         let mut buf = Vec::new();
-        if len > 0 {
-            let mut last = [0u8; 1];
-            f.seek(SeekFrom::Start(len - 1)).map_err(|e| self.io(e))?;
-            f.read_exact(&mut last).map_err(|e| self.io(e))?;
-            if last[0] != b'\n' {
-                buf.push(b'\n');
-            }
-        }
+        let mut written = Vec::new();
         for e in entries {
-            if recovered.contains(&e.alert_id) {
+            if recent.set.contains(&e.alert_id) || written.contains(&&e.alert_id) {
                 continue;
             }
             buf.extend_from_slice(e.payload.trim_end().as_bytes());
             buf.push(b'\n');
+            written.push(&e.alert_id);
         }
-        f.write_all(&buf).map_err(|e| self.io(e))?;
-        f.flush().map_err(|e| self.io(e))?;
-        f.sync_data().map_err(|e| self.io(e))?;
-        for e in entries {
-            recovered.remove(&e.alert_id);
+        if !buf.is_empty() {
+            f.write_all(&buf).map_err(|e| self.io(e))?;
+            f.flush().map_err(|e| self.io(e))?;
+            f.sync_data().map_err(|e| self.io(e))?;
+        }
+        for id in written {
+            recent.push(id.clone());
         }
         Ok(())
     }
 }
 
-/// Alert ids in the last [`RECOVERY_TAIL`] bytes of the log.
-fn recent_ids(f: &mut std::fs::File) -> std::io::Result<HashSet<String>> {
+/// Truncates the file after its last newline when it does not end with
+/// one; returns the length it has then.
+fn drop_cut_line(f: &mut std::fs::File) -> std::io::Result<u64> {
     let len = f.metadata()?.len();
-    let start = len.saturating_sub(RECOVERY_TAIL);
-    f.seek(SeekFrom::Start(start))?;
-    let mut buf = Vec::new();
-    f.take(RECOVERY_TAIL).read_to_end(&mut buf)?;
-    let text = String::from_utf8_lossy(&buf);
-    let mut ids = HashSet::new();
-    for line in text.lines().skip(usize::from(start > 0)) {
-        #[derive(Deserialize)]
-        struct IdOnly {
-            id: String,
+    let mut end = len;
+    let mut buf = vec![0u8; CHUNK];
+    while end > 0 {
+        let from = end.saturating_sub(CHUNK as u64);
+        let n = (end - from) as usize;
+        f.seek(SeekFrom::Start(from))?;
+        f.read_exact(&mut buf[..n])?;
+        if let Some(at) = buf[..n].iter().rposition(|b| *b == b'\n') {
+            end = from + at as u64 + 1;
+            break;
         }
-        if let Ok(r) = serde_json::from_str::<IdOnly>(line) {
-            ids.insert(r.id);
+        end = from;
+    }
+    if end < len {
+        tracing::warn!(bytes = len - end, "the alert log ended in a cut line; it was removed");
+        f.set_len(end)?;
+    }
+    Ok(end)
+}
+
+/// The ids of the last [`REMEMBERED`] lines before `end`, read backwards.
+fn last_ids(f: &mut std::fs::File, end: u64) -> std::io::Result<RecentIds> {
+    #[derive(Deserialize)]
+    struct IdOnly {
+        id: String,
+    }
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    let mut tail: Vec<u8> = Vec::new();
+    let mut at = end;
+    let mut buf = vec![0u8; CHUNK];
+    while at > 0 && lines.len() <= REMEMBERED {
+        let from = at.saturating_sub(CHUNK as u64);
+        let n = (at - from) as usize;
+        f.seek(SeekFrom::Start(from))?;
+        f.read_exact(&mut buf[..n])?;
+        // `tail` holds the start-less piece of the line that runs on past
+        // this chunk; prepend this chunk and split off whole lines.
+        let mut chunk = buf[..n].to_vec();
+        chunk.extend_from_slice(&tail);
+        let mut pieces: Vec<&[u8]> = chunk.split(|b| *b == b'\n').collect();
+        let first = pieces.remove(0).to_vec();
+        for piece in pieces.into_iter().rev() {
+            if !piece.is_empty() {
+                lines.push(piece.to_vec());
+            }
+        }
+        tail = first;
+        at = from;
+    }
+    if at == 0 && !tail.is_empty() {
+        lines.push(tail);
+    }
+    let mut recent = RecentIds::default();
+    for line in lines.iter().take(REMEMBERED).rev() {
+        if let Ok(r) = serde_json::from_slice::<IdOnly>(line) {
+            recent.push(r.id);
         }
     }
-    Ok(ids)
+    Ok(recent)
 }
 
 impl AlertSink for JsonlSink {
@@ -220,21 +290,76 @@ mod tests {
         assert_eq!(r.read_new().unwrap(), "x\n");
     }
 
-    #[test]
-    fn log_recovers_ids_and_closes_cut_lines() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.jsonl");
-        std::fs::write(&path, "{\"id\":\"one\"}\n{\"id\":\"cut").unwrap();
-        let sink = JsonlSink::new("log", &path).inner;
-        let entry = |id: &str| OutboxEntry {
+    fn entry(id: &str, pad: usize) -> OutboxEntry {
+        OutboxEntry {
             row: 1,
             alert_id: id.into(),
             sink: "log".into(),
-            payload: format!("{{\"id\":\"{id}\"}}"),
+            payload: format!("{{\"id\":\"{id}\",\"pad\":\"{}\"}}", "x".repeat(pad)),
             attempts: 0,
-        };
-        sink.write_batch(&[entry("one"), entry("two")]).unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text, "{\"id\":\"one\"}\n{\"id\":\"cut\n{\"id\":\"two\"}\n");
+        }
+    }
+
+    fn ids(path: &Path) -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_cut_last_line_is_removed_before_appending() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.jsonl");
+        std::fs::write(&path, "{\"id\":\"one\"}\n{\"id\":\"cu").unwrap();
+        let sink = JsonlSink::new("log", &path).inner;
+        sink.write_batch(&[entry("one", 0), entry("two", 0)]).unwrap();
+        assert_eq!(ids(&path), ["one", "two"]);
+        // A log that is one cut line and nothing else.
+        std::fs::write(&path, "{\"id\":\"x").unwrap();
+        let sink = JsonlSink::new("log", &path).inner;
+        sink.write_batch(&[entry("x", 0)]).unwrap();
+        assert_eq!(ids(&path), ["x"]);
+    }
+
+    /// The defect a kill -9 found: a whole batch of long lines written but
+    /// not marked delivered was written again after a restart, because only
+    /// the log's last 1 MiB was read back.
+    #[test]
+    fn a_whole_batch_of_long_lines_is_recognised_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.jsonl");
+        let batch: Vec<OutboxEntry> = (0..BATCH).map(|i| entry(&format!("id{i}"), 6000)).collect();
+        JsonlSink::new("log", &path).inner.write_batch(&batch).unwrap();
+        assert!(std::fs::metadata(&path).unwrap().len() > 1_500_000);
+        // The restart: a new sink, the same batch delivered again, a new one.
+        let again = JsonlSink::new("log", &path).inner;
+        again.write_batch(&batch).unwrap();
+        again.write_batch(&[entry("new", 10), entry("new", 10)]).unwrap();
+        let got = ids(&path);
+        assert_eq!(got.len(), BATCH + 1);
+        assert_eq!(got.last().unwrap(), "new");
+        // The same sink asked again for what it wrote (an outbox update
+        // that failed) writes nothing twice.
+        again.write_batch(&batch[..3]).unwrap();
+        assert_eq!(ids(&path).len(), BATCH + 1);
+    }
+
+    #[test]
+    fn a_moved_log_is_followed_by_a_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.jsonl");
+        let sink = JsonlSink::new("log", &path).inner;
+        sink.write_batch(&[entry("a", 0)]).unwrap();
+        std::fs::rename(&path, dir.path().join("a.jsonl.1")).unwrap();
+        sink.write_batch(&[entry("b", 0)]).unwrap();
+        assert_eq!(ids(&path), ["b"]);
+        assert_eq!(ids(&dir.path().join("a.jsonl.1")), ["a"]);
     }
 }

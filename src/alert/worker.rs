@@ -15,7 +15,7 @@ use crate::metrics::Metrics;
 use crate::store::{OutboxEntry, Store, StoreError};
 
 /// Rows taken from the outbox at a time.
-const BATCH: usize = 256;
+pub(crate) const BATCH: usize = 256;
 
 /// The longest wait between delivery attempts of one alert.
 const MAX_RETRY: Duration = Duration::from_secs(3600);
