@@ -196,6 +196,9 @@ pub struct CycleReport {
     pub new_items: usize,
     pub alerts: usize,
     pub delivered: usize,
+    /// Deliveries still waiting in the outbox after the run (failed ones,
+    /// and any left from earlier runs).
+    pub pending: u64,
     /// Polls cancelled by a signal before their request was answered.
     pub cancelled: usize,
     pub polls: Vec<PollReport>,
@@ -247,8 +250,10 @@ pub async fn run_once(config: Config, all: bool, cancel: CancellationToken) -> a
     let polls = poll_all(&parts, due, &cancel).await;
     parts.store.index_pending().await?;
     let drained = parts.worker.drain_all().await?;
+    let pending = parts.store.outbox_counts().await?.pending;
     let mut report = CycleReport {
         delivered: drained.delivered,
+        pending,
         ..Default::default()
     };
     for r in &polls {

@@ -323,6 +323,13 @@ fn main() -> ExitCode {
             eprintln!("{n} problem(s) found");
             ExitCode::from(1)
         }
+        Err(Failure::Pending(n)) => {
+            eprintln!(
+                "newshound: {n} alert deliveries could not be made and stay queued; \
+                 the next run or the daemon retries them (`newshound alerts --failed` shows why)"
+            );
+            ExitCode::from(commands::EX_TEMPFAIL)
+        }
         Err(Failure::Other(e)) => {
             eprintln!("newshound: {e:#}");
             ExitCode::FAILURE

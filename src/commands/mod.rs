@@ -20,4 +20,4 @@ pub use matching::{match_items, match_line};
 pub use replay::replay;
 pub use run::{once, run};
 pub use search::search;
-pub use shared::{EX_CONFIG, Failure};
+pub use shared::{EX_CONFIG, EX_TEMPFAIL, Failure};

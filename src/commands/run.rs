@@ -37,5 +37,8 @@ pub async fn once(
     if r.cancelled > 0 {
         println!("stopped by a signal: {} feeds not polled", r.cancelled);
     }
+    if r.pending > 0 {
+        return Err(Failure::Pending(r.pending));
+    }
     Ok(())
 }

@@ -8,12 +8,18 @@ use crate::config::{self, ConfigErrors};
 /// Exit code for a configuration error (sysexits EX_CONFIG).
 pub const EX_CONFIG: u8 = 78;
 
+/// Exit code of a run that left alert deliveries pending (sysexits
+/// EX_TEMPFAIL): a cron job sees that something must be tried again.
+pub const EX_TEMPFAIL: u8 = 75;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
     #[error("invalid configuration")]
     Config(ConfigErrors),
     #[error("{0} problem(s)")]
     Problems(usize),
+    #[error("{0} alert deliveries pending")]
+    Pending(u64),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
