@@ -1,13 +1,13 @@
 //! The daemon's assembly: builds the parts from a [`Config`] (store,
-//! fetcher, matcher, alert worker, pipeline), runs them, and owns
+//! fetcher, matcher, alert delivery, pipeline), runs them, and owns
 //! cancellation and the shutdown order. No SQL, no HTTP and no pipeline
 //! step here: those are `store`, `fetch` and `pipeline`.
 //!
 //! Shutdown order: stop scheduling; cancel fetches in flight and polls
 //! still waiting for their turn (a poll already committing finishes its
-//! transaction); wait for poll tasks; stop the tickers and let the alert
-//! worker drain once more; index what is left; close the store (its thread
-//! finishes every queued write).
+//! transaction); wait for poll tasks; stop the tickers and let each sink's
+//! runner make a last pass (within a deadline); index what is left; close
+//! the store (its thread finishes every queued write).
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -20,10 +20,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::alert::{AlertBuilder, AlertSink, AlertWorker, JsonlSink};
+use crate::alert::{AlertBuilder, AlertsWaiting, Delivery, build_sinks};
 use crate::clock::Clock;
-use crate::config::{Config, LOG_SINK};
-use crate::fetch::{FetchSettings, Fetcher};
+use crate::config::Config;
+use crate::fetch::{FetchSettings, Fetcher, Poster};
 use crate::metrics::Metrics;
 use crate::pipeline::{Pipeline, PollReport};
 use crate::rules::Matcher;
@@ -33,6 +33,10 @@ use crate::systemd;
 
 /// How long shutdown waits for polls in flight before giving up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
+
+/// How long each sink's last pass may take at shutdown; what it cannot
+/// deliver stays queued for the next start.
+const LAST_DELIVERY_PASS: Duration = Duration::from_secs(3);
 
 /// How often the daemon adds new items to the full-text index.
 const FTS_EVERY: Duration = Duration::from_secs(20);
@@ -47,7 +51,11 @@ struct Parts {
     store: Store,
     fetcher: Fetcher,
     matcher: Arc<Matcher>,
-    worker: AlertWorker,
+    delivery: Delivery,
+    /// Told by the pipeline when a commit queued alerts; kept across
+    /// reloads.
+    waiting: AlertsWaiting,
+    poster: Poster,
     pipeline: Arc<Pipeline>,
     clock: Clock,
 }
@@ -58,11 +66,13 @@ impl Parts {
             .with_context(|| format!("cannot open database {}", config.database.display()))?;
         let fetcher = Fetcher::new(FetchSettings::from(&config.polling), clock).context("cannot build HTTP client")?;
         let matcher = Arc::new(Matcher::new(config.watchlists.clone()));
-        let sinks: Vec<Arc<dyn AlertSink>> = vec![Arc::new(JsonlSink::new(LOG_SINK, &config.alert_log))];
         let metrics = Arc::new(Metrics::new());
-        let worker = AlertWorker::new(store.clone(), sinks, clock).with_metrics(metrics.clone());
+        let poster = Poster::new(&config.polling.user_agent, clock).context("cannot build the sinks' HTTP client")?;
+        let waiting = AlertsWaiting::default();
+        let sinks = build_sinks(&config.sinks, &poster, clock).context("cannot set up the alert sinks")?;
+        let delivery = Delivery::new(store.clone(), sinks, clock, Some(metrics.clone())).with_waiting(waiting.clone());
         let pipeline = Arc::new(build_pipeline(
-            &config, &store, &fetcher, &matcher, &worker, clock, &metrics,
+            &config, &store, &fetcher, &matcher, &waiting, clock, &metrics,
         ));
         Ok(Parts {
             config,
@@ -70,7 +80,9 @@ impl Parts {
             store,
             fetcher,
             matcher,
-            worker,
+            delivery,
+            waiting,
+            poster,
             pipeline,
             clock,
         })
@@ -79,8 +91,10 @@ impl Parts {
     /// Takes a new configuration: the matcher, the alert builder, the
     /// scheduling policy and (when `[polling]` changed) the HTTP client are
     /// rebuilt into a new pipeline; polls in flight finish on the old one.
-    /// The database and the alert log stay where they are until a restart.
-    fn reload(&mut self, new: Config) -> Vec<&'static str> {
+    /// The database stays where it is until a restart. Returns the
+    /// restart-only settings that changed, and whether the sinks did (the
+    /// caller then restarts the delivery runners).
+    fn reload(&mut self, new: Config) -> (Vec<&'static str>, bool) {
         let restart_only = new.restart_only_changes(&self.config);
         let fetcher = if new.polling == self.config.polling {
             self.fetcher.clone()
@@ -99,19 +113,28 @@ impl Parts {
             &self.store,
             &fetcher,
             &matcher,
-            &self.worker,
+            &self.waiting,
             self.clock,
             &self.metrics,
         ));
         self.fetcher = fetcher;
         self.matcher = matcher;
-        let (database, alert_log) = (self.config.database.clone(), self.config.alert_log.clone());
-        self.config = Config {
-            database,
-            alert_log,
-            ..new
-        };
-        restart_only
+        let mut sinks_changed = false;
+        if new.sinks != self.config.sinks {
+            match build_sinks(&new.sinks, &self.poster, self.clock) {
+                Ok(sinks) => {
+                    self.delivery = Delivery::new(self.store.clone(), sinks, self.clock, Some(self.metrics.clone()))
+                        .with_waiting(self.waiting.clone());
+                    sinks_changed = true;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e.chain(), "cannot set up the edited sinks; the previous ones keep delivering")
+                }
+            }
+        }
+        let database = self.config.database.clone();
+        self.config = Config { database, ..new };
+        (restart_only, sinks_changed)
     }
 
     /// Registers the configured feeds and returns them with their state.
@@ -160,7 +183,7 @@ fn build_pipeline(
     store: &Store,
     fetcher: &Fetcher,
     matcher: &Arc<Matcher>,
-    worker: &AlertWorker,
+    waiting: &AlertsWaiting,
     clock: Clock,
     metrics: &Arc<Metrics>,
 ) -> Pipeline {
@@ -181,7 +204,7 @@ fn build_pipeline(
             max_backoff: config.polling.max_backoff,
         },
         intervals,
-        worker.waker(),
+        waiting.clone(),
         clock,
         metrics.clone(),
     )
@@ -196,9 +219,11 @@ pub struct CycleReport {
     pub new_items: usize,
     pub alerts: usize,
     pub delivered: usize,
-    /// Deliveries still waiting in the outbox after the run (failed ones,
-    /// and any left from earlier runs).
-    pub pending: u64,
+    /// Deliveries attempted in this run that failed: they wait for a
+    /// retry (the next run), or are dead after their last attempt.
+    pub undelivered: usize,
+    /// Alerts held by a sink's quiet hours.
+    pub held: usize,
     /// Polls cancelled by a signal before their request was answered.
     pub cancelled: usize,
     pub polls: Vec<PollReport>,
@@ -249,11 +274,11 @@ pub async fn run_once(config: Config, all: bool, cancel: CancellationToken) -> a
         .collect();
     let polls = poll_all(&parts, due, &cancel).await;
     parts.store.index_pending().await?;
-    let drained = parts.worker.drain_all().await?;
-    let pending = parts.store.outbox_counts().await?.pending;
+    let drained = parts.delivery.drain_all().await?;
     let mut report = CycleReport {
         delivered: drained.delivered,
-        pending,
+        undelivered: drained.failed,
+        held: drained.held,
         ..Default::default()
     };
     for r in &polls {
@@ -531,7 +556,12 @@ pub async fn run_daemon_with(config: Config, cancel: CancellationToken, opts: Da
     let rows = parts.sync_feeds().await?;
     let tasks = TaskTracker::new();
     let stop_tasks = CancellationToken::new();
-    tasks.spawn(parts.worker.clone().run(stop_tasks.clone()));
+    // Each generation of sink runners (a reload that edits the sinks makes
+    // a new one) has its own tracker and stop token.
+    let mut runners = (TaskTracker::new(), stop_tasks.child_token());
+    parts
+        .delivery
+        .spawn(&tasks, &runners.0, runners.1.clone(), LAST_DELIVERY_PASS);
     // The full-text index follows the items table in bulk.
     let store = parts.store.clone();
     spawn_ticker(&tasks, stop_tasks.clone(), FTS_EVERY, move || {
@@ -642,7 +672,21 @@ pub async fn run_daemon_with(config: Config, cancel: CancellationToken, opts: Da
                             tracing::warn!("{w}");
                         }
                         let concurrency = parts.config.polling.concurrency;
-                        let restart_only = parts.reload(new);
+                        let (restart_only, sinks_changed) = parts.reload(new);
+                        if sinks_changed {
+                            // The old runners finish what they are sending;
+                            // the new ones start after them, so that no
+                            // alert goes out twice.
+                            let (old, old_stop) = std::mem::replace(&mut runners, (TaskTracker::new(), stop_tasks.child_token()));
+                            old_stop.cancel();
+                            old.close();
+                            let (delivery, tracker, generation, stop) = (parts.delivery.clone(), tasks.clone(), runners.0.clone(), runners.1.clone());
+                            tasks.spawn(async move {
+                                old.wait().await;
+                                delivery.spawn(&tracker, &generation, stop, LAST_DELIVERY_PASS);
+                                tracing::info!(sinks = ?delivery.sink_names(), "sinks reloaded");
+                            });
+                        }
                         if parts.config.polling.concurrency != concurrency {
                             // Polls waiting on the old gate keep it; new ones
                             // take the new one.

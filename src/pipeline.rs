@@ -8,10 +8,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::alert::{AlertBuilder, FeedRef};
+use crate::alert::{AlertBuilder, AlertsWaiting, FeedRef};
 use crate::clock::Clock;
 use crate::feed::{self, ParsedDocument, RawEntry};
 use crate::fetch::{Fetched, Fetcher, ResponseMeta, Validators};
@@ -57,7 +57,7 @@ pub struct Pipeline {
     /// Feeds with an interval of their own, by URL.
     intervals: HashMap<String, Duration>,
     /// Told when a commit queued alerts.
-    alerts_waiting: Arc<Notify>,
+    alerts_waiting: AlertsWaiting,
     large_parses: Arc<Semaphore>,
     cpu: Arc<Semaphore>,
     clock: Clock,
@@ -83,7 +83,7 @@ impl Pipeline {
         alerts: AlertBuilder,
         policy: Policy,
         intervals: HashMap<String, Duration>,
-        alerts_waiting: Arc<Notify>,
+        alerts_waiting: AlertsWaiting,
         clock: Clock,
         metrics: Arc<Metrics>,
     ) -> Pipeline {
@@ -324,7 +324,7 @@ impl Pipeline {
                 report.matches = summary.matches;
                 report.alerts = summary.alerts;
                 if summary.alerts > 0 {
-                    self.alerts_waiting.notify_one();
+                    self.alerts_waiting.notify();
                 }
             }
             Err(e) => {

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
 
-use super::sink::{AlertSink, DeliveryFuture, SinkError};
-use super::worker::BATCH;
+use super::delivery::BATCH;
+use super::sink::{AlertSink, SinkError, SinkFuture};
 use crate::store::OutboxEntry;
 
 /// How many of the log's last ids the sink remembers. A crash (or a failed
@@ -31,6 +31,8 @@ pub struct JsonlSink {
 
 struct JsonlFile {
     path: PathBuf,
+    /// Sync each batch to the disk before acknowledging it.
+    fsync: bool,
     /// The ids of the log's last lines, read from its end when it is first
     /// opened, then kept up to date by every write.
     recent: Mutex<Option<RecentIds>>,
@@ -57,12 +59,19 @@ impl RecentIds {
 }
 
 impl JsonlSink {
-    /// The sink `name` writing the log at `path`.
+    /// The sink `name` writing the log at `path`, syncing each batch.
     pub fn new(name: &str, path: &Path) -> JsonlSink {
+        JsonlSink::with_fsync(name, path, true)
+    }
+
+    /// The sink `name` writing the log at `path`; `fsync` false leaves
+    /// the flush to the disk to the kernel.
+    pub fn with_fsync(name: &str, path: &Path, fsync: bool) -> JsonlSink {
         JsonlSink {
             name: name.to_string(),
             inner: Arc::new(JsonlFile {
                 path: path.to_path_buf(),
+                fsync,
                 recent: Mutex::new(None),
             }),
         }
@@ -111,7 +120,9 @@ impl JsonlFile {
         if !buf.is_empty() {
             f.write_all(&buf).map_err(|e| self.io(e))?;
             f.flush().map_err(|e| self.io(e))?;
-            f.sync_data().map_err(|e| self.io(e))?;
+            if self.fsync {
+                f.sync_data().map_err(|e| self.io(e))?;
+            }
         }
         for id in written {
             recent.push(id.clone());
@@ -185,21 +196,42 @@ fn last_ids(f: &mut std::fs::File, end: u64) -> std::io::Result<RecentIds> {
     Ok(recent)
 }
 
+impl JsonlSink {
+    /// Writes `entries` off the runtime threads (file I/O and fsync block).
+    async fn write(&self, entries: &[OutboxEntry]) -> Result<(), SinkError> {
+        let file = self.inner.clone();
+        let owned = entries.to_vec();
+        match tokio::task::spawn_blocking(move || file.write_batch(&owned)).await {
+            Ok(r) => r,
+            Err(join) => Err(SinkError::Task(std::io::Error::other(join.to_string()))),
+        }
+    }
+}
+
 impl AlertSink for JsonlSink {
     fn name(&self) -> &str {
         &self.name
     }
 
-    fn deliver<'a>(&'a self, entries: &'a [OutboxEntry]) -> DeliveryFuture<'a> {
-        let file = self.inner.clone();
-        let owned = entries.to_vec();
+    fn deliver_one<'a>(&'a self, entry: &'a OutboxEntry) -> SinkFuture<'a, Result<(), SinkError>> {
+        Box::pin(self.write(std::slice::from_ref(entry)))
+    }
+
+    /// A digest in the log is its alerts' lines.
+    fn deliver_digest<'a>(&'a self, entries: &'a [OutboxEntry]) -> SinkFuture<'a, Result<(), SinkError>> {
+        Box::pin(self.write(entries))
+    }
+
+    fn batched(&self) -> bool {
+        true
+    }
+
+    fn deliver_batch<'a>(&'a self, entries: &'a [OutboxEntry]) -> SinkFuture<'a, Vec<Result<(), SinkError>>> {
         Box::pin(async move {
-            // Blocking file I/O (and fsync) stays off the runtime threads.
-            let result = tokio::task::spawn_blocking(move || file.write_batch(&owned)).await;
-            match result {
-                Ok(Ok(())) => entries.iter().map(|_| Ok(())).collect(),
-                Ok(Err(e)) => {
-                    let cause = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default();
+            match self.write(entries).await {
+                Ok(()) => entries.iter().map(|_| Ok(())).collect(),
+                Err(e) => {
+                    let cause = e.chain();
                     entries
                         .iter()
                         .map(|_| {
@@ -208,13 +240,6 @@ impl AlertSink for JsonlSink {
                                 source: std::io::Error::other(cause.clone()),
                             })
                         })
-                        .collect()
-                }
-                Err(join) => {
-                    let msg = join.to_string();
-                    entries
-                        .iter()
-                        .map(|_| Err(SinkError::Task(std::io::Error::other(msg.clone()))))
                         .collect()
                 }
             }
@@ -297,6 +322,7 @@ mod tests {
             sink: "log".into(),
             payload: format!("{{\"id\":\"{id}\",\"pad\":\"{}\"}}", "x".repeat(pad)),
             attempts: 0,
+            next_attempt: 0,
         }
     }
 

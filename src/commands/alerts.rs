@@ -98,7 +98,8 @@ pub async fn alerts(
         since,
         watchlist: watchlist.map(str::to_string),
     };
-    let mut reader = LogReader::new(&cfg.alert_log);
+    let log = cfg.alert_log().context("no jsonl sink is configured")?;
+    let mut reader = LogReader::new(log);
     let stdout = std::io::stdout();
     loop {
         let text = reader.read_new().context("cannot read the alert log")?;

@@ -37,8 +37,11 @@ pub async fn once(
     if r.cancelled > 0 {
         println!("stopped by a signal: {} feeds not polled", r.cancelled);
     }
-    if r.pending > 0 {
-        return Err(Failure::Pending(r.pending));
+    if r.held > 0 {
+        println!("{} alerts held for quiet hours: a later run sends them", r.held);
+    }
+    if r.undelivered > 0 {
+        return Err(Failure::Pending(r.undelivered as u64));
     }
     Ok(())
 }

@@ -10,6 +10,7 @@
 //! | [`feeds`] | the `[[feed]]` list and a feed URL's identity |
 //! | [`opml`] | OPML feed lists: read, export, import |
 //! | [`watchlists`] | watchlist and alias files, compiled |
+//! | [`sinks`] | the `[[sink]]` tables: kinds, delivery policies, secrets |
 //! | [`values`] | durations, sizes, counts |
 //! | `paths` | relative paths, folders of one-file-a-thing configs |
 //! | [`watch`] | noticing edits of the config files, for live reload |
@@ -21,6 +22,7 @@ pub mod opml;
 mod paths;
 mod raw;
 pub mod settings;
+pub mod sinks;
 pub mod values;
 pub mod watch;
 pub mod watchlists;
@@ -29,6 +31,7 @@ pub use diagnostics::{ConfigErrors, Diagnostic};
 pub use feeds::FeedSpec;
 pub use opml::{ImportError, Imported, import_opml, parse_opml, to_opml};
 pub use settings::{AlertSettings, Config, Polling, load, load_feed_list};
+pub use sinks::{DeliveryPolicy, QuietHours, Secret, SinkKind, SinkSpec, SmtpTls};
 pub use values::{parse_duration, parse_size};
 pub use watch::{ConfigWatch, WatchError};
 pub use watchlists::{LOG_SINK, load_watchlist, watchlist_from_text};

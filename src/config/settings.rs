@@ -11,6 +11,7 @@ use super::feeds::{self, FeedSpec};
 use super::opml;
 use super::paths::{parent_dir, resolve, toml_files};
 use super::raw::RawMain;
+use super::sinks::{self, SinkKind, SinkSpec};
 use super::values::{count_field, duration_field, parse_duration, parse_size};
 use super::watchlists::{LOG_SINK, load_alias_dir, load_watchlist_with};
 use crate::rules::CompiledWatchlist;
@@ -71,7 +72,9 @@ impl Default for AlertSettings {
 pub struct Config {
     pub file: PathBuf,
     pub database: PathBuf,
-    pub alert_log: PathBuf,
+    /// Where alerts go: the `[[sink]]` tables, and `alert_log`'s JSONL
+    /// sink named `log`.
+    pub sinks: Vec<SinkSpec>,
     pub feeds_file: PathBuf,
     pub polling: Polling,
     pub alerts: AlertSettings,
@@ -91,15 +94,21 @@ pub struct Config {
 }
 
 impl Config {
+    /// The file of the first JSON Lines sink, which `alerts --follow`
+    /// follows.
+    pub fn alert_log(&self) -> Option<&Path> {
+        self.sinks.iter().find_map(|s| match &s.kind {
+            SinkKind::Jsonl { path, .. } => Some(path.as_path()),
+            _ => None,
+        })
+    }
+
     /// The settings that differ from `other`'s and take a restart to
     /// change, by name.
     pub fn restart_only_changes(&self, other: &Config) -> Vec<&'static str> {
         let mut out = Vec::new();
         if self.database != other.database {
             out.push("database");
-        }
-        if self.alert_log != other.alert_log {
-            out.push("alert_log");
         }
         if self.http_listen != other.http_listen {
             out.push("http.listen");
@@ -199,7 +208,30 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         },
     };
     let database = resolve(&base, raw.database.get_ref());
-    let alert_log = resolve(&base, raw.alert_log.get_ref());
+    let mut sink_specs = Vec::new();
+    if let Some(log) = &raw.alert_log {
+        sink_specs.push(SinkSpec {
+            name: LOG_SINK.to_string(),
+            kind: SinkKind::Jsonl {
+                path: resolve(&base, log.get_ref()),
+                fsync: true,
+            },
+            policy: sinks::jsonl_log_policy(),
+        });
+        if let Some(twin) = raw.sink.iter().find(|s| s.name.get_ref().trim() == LOG_SINK) {
+            diags.push(src.diag_span(
+                &twin.name,
+                format!("sink name '{LOG_SINK}' is taken by alert_log; name this sink otherwise"),
+            ));
+        }
+    }
+    sink_specs.extend(sinks::sinks(&src, &base, &raw.sink, &mut diags));
+    if raw.alert_log.is_none() && raw.sink.is_empty() {
+        diags.push(whole_file(
+            path,
+            "no alert sink: set alert_log = \"PATH\" or add a [[sink]] table".to_string(),
+        ));
+    }
     let feeds_file = resolve(&base, raw.feeds.get_ref());
     let mut warnings = Vec::new();
     let feeds = load_feed_list(&feeds_file, &mut diags, &mut warnings);
@@ -215,12 +247,12 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             format!("watchlists folder {} does not exist", wl_dir.display()),
         ));
     }
-    let sinks = [LOG_SINK.to_string()];
+    let sink_names: Vec<String> = sink_specs.iter().map(|s| s.name.clone()).collect();
     let shared = load_alias_dir(&alias_dir, raw.aliases.is_some(), &mut diags);
     let mut watchlists = Vec::new();
     let mut names: HashMap<String, PathBuf> = HashMap::new();
     for file in toml_files(&wl_dir, &mut diags) {
-        if let Some(wl) = load_watchlist_with(&file, &shared, &sinks, &mut diags) {
+        if let Some(wl) = load_watchlist_with(&file, &shared, &sink_names, &mut diags) {
             if let Some(first) = names.get(&wl.name) {
                 diags.push(whole_file(
                     &file,
@@ -243,7 +275,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         Ok(Config {
             file: path.to_path_buf(),
             database,
-            alert_log,
+            sinks: sink_specs,
             feeds_file,
             polling,
             alerts,

@@ -1,5 +1,7 @@
 //! The alert outbox: one row per alert and sink, written with its match in
-//! the poll's transaction, marked delivered only after its sink confirmed.
+//! the poll's transaction, marked delivered only after its sink confirmed,
+//! dead (kept, for `alerts --failed` and `alerts retry`) after its last
+//! attempt.
 
 use rusqlite::{OptionalExtension, params};
 
@@ -13,56 +15,82 @@ pub struct OutboxEntry {
     pub alert_id: String,
     pub sink: String,
     pub payload: String,
+    /// Failed attempts so far.
     pub attempts: u32,
+    /// When the next attempt is due (Unix ms).
+    pub next_attempt: i64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OutboxCounts {
     pub pending: u64,
     pub delivered: u64,
+    pub dead: u64,
+}
+
+/// A delivery that failed at least once: pending a retry, or dead.
+#[derive(Debug, Clone)]
+pub struct FailedDelivery {
+    pub row: i64,
+    pub alert_id: String,
+    pub sink: String,
+    pub payload: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub next_attempt: i64,
+    /// When it was given up (Unix ms); `None` while retries remain.
+    pub dead_at: Option<i64>,
+}
+
+fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
+    Ok(OutboxEntry {
+        row: r.get(0)?,
+        alert_id: r.get(1)?,
+        sink: r.get(2)?,
+        payload: r.get(3)?,
+        attempts: r.get(4)?,
+        next_attempt: r.get(5)?,
+    })
 }
 
 impl Store {
-    /// Undelivered alerts due at `now`, oldest first, after row `after`
-    /// (so that a pass over the outbox visits each row once).
-    pub async fn due_outbox(&self, now: i64, after: i64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+    /// The first `limit` undelivered, live rows of `sink`, oldest first,
+    /// after row `after`, due or not: a sink that keeps order waits for
+    /// its oldest.
+    pub async fn pending_for_sink(&self, sink: &str, after: i64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        let sink = sink.to_string();
         self.call(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT id, alert_id, sink, payload, attempts FROM outbox
-                 WHERE delivered_at IS NULL AND next_attempt <= ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+                "SELECT id, alert_id, sink, payload, attempts, next_attempt FROM outbox
+                 WHERE sink = ?1 AND delivered_at IS NULL AND dead_at IS NULL AND id > ?2 ORDER BY id LIMIT ?3",
             )?;
             let rows = stmt
-                .query_map(params![now, after, limit as i64], |r| {
-                    Ok(OutboxEntry {
-                        row: r.get(0)?,
-                        alert_id: r.get(1)?,
-                        sink: r.get(2)?,
-                        payload: r.get(3)?,
-                        attempts: r.get(4)?,
-                    })
-                })?
+                .query_map(params![sink, after, limit as i64], entry)?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })
         .await
     }
 
-    /// When the next undelivered alert becomes due, if any.
-    pub async fn next_outbox_due(&self) -> Result<Option<i64>, StoreError> {
-        self.call(|conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT min(next_attempt) FROM outbox WHERE delivered_at IS NULL",
-                    [],
-                    |r| r.get::<_, Option<i64>>(0),
-                )
-                .optional()?
-                .flatten())
+    /// Undelivered, live rows of sinks not in `known` (sinks removed from
+    /// the config), so that they can be shown.
+    pub async fn orphaned_sinks(&self, known: Vec<String>) -> Result<Vec<(String, u64)>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT sink, count(*) FROM outbox WHERE delivered_at IS NULL AND dead_at IS NULL GROUP BY sink",
+            )?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows.into_iter().filter(|(s, _)| !known.contains(s)).collect())
         })
         .await
     }
 
     pub async fn mark_delivered(&self, rows: Vec<i64>, now: i64) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
         self.call(move |conn| {
             let tx = conn.savepoint()?;
             {
@@ -78,13 +106,108 @@ impl Store {
         .await
     }
 
-    pub async fn mark_failed(&self, row: i64, error: String, next_attempt: i64) -> Result<(), StoreError> {
+    /// Counts a failed attempt of `rows`; the next is due at `next_attempt`.
+    pub async fn mark_failed(&self, rows: Vec<i64>, error: String, next_attempt: i64) -> Result<(), StoreError> {
         self.call(move |conn| {
-            conn.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt = ?3 WHERE id = ?1",
-                params![row, error, next_attempt],
-            )?;
+            let tx = conn.savepoint()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt = ?3 WHERE id = ?1",
+                )?;
+                for r in rows {
+                    stmt.execute(params![r, error, next_attempt])?;
+                }
+            }
+            tx.commit()?;
             Ok(())
+        })
+        .await
+    }
+
+    /// Gives `rows` up: their last attempt failed with `error`.
+    pub async fn mark_dead(&self, rows: Vec<i64>, error: String, now: i64) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            let tx = conn.savepoint()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, dead_at = ?3 WHERE id = ?1",
+                )?;
+                for r in rows {
+                    stmt.execute(params![r, error, now])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Deliveries that failed at least once and are not delivered: dead
+    /// ones, and those waiting for a retry; newest first.
+    pub async fn failed_deliveries(&self, limit: usize) -> Result<Vec<FailedDelivery>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, alert_id, sink, payload, attempts, last_error, next_attempt, dead_at FROM outbox
+                 WHERE delivered_at IS NULL AND (attempts > 0 OR dead_at IS NOT NULL) ORDER BY id DESC LIMIT ?1",
+            )?;
+            let rows = stmt
+                .query_map([limit as i64], |r| {
+                    Ok(FailedDelivery {
+                        row: r.get(0)?,
+                        alert_id: r.get(1)?,
+                        sink: r.get(2)?,
+                        payload: r.get(3)?,
+                        attempts: r.get(4)?,
+                        last_error: r.get(5)?,
+                        next_attempt: r.get(6)?,
+                        dead_at: r.get(7)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// Brings dead deliveries back to life, due at `now` with their
+    /// attempts counted from zero: those of `sink` when given, those of the
+    /// alerts `ids` when any are given, else every dead one. Returns how
+    /// many.
+    pub async fn retry_dead(&self, sink: Option<String>, ids: Vec<String>, now: i64) -> Result<usize, StoreError> {
+        self.call(move |conn| {
+            let tx = conn.savepoint()?;
+            let mut n = 0;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE outbox SET dead_at = NULL, attempts = 0, next_attempt = ?1
+                     WHERE dead_at IS NOT NULL AND delivered_at IS NULL
+                       AND (?2 IS NULL OR sink = ?2) AND (?3 IS NULL OR alert_id = ?3)",
+                )?;
+                if ids.is_empty() {
+                    n += stmt.execute(params![now, sink, Option::<String>::None])?;
+                } else {
+                    for id in &ids {
+                        n += stmt.execute(params![now, sink, id])?;
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(n)
+        })
+        .await
+    }
+
+    /// When the next live undelivered alert becomes due, if any.
+    pub async fn next_outbox_due(&self) -> Result<Option<i64>, StoreError> {
+        self.call(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT min(next_attempt) FROM outbox WHERE delivered_at IS NULL AND dead_at IS NULL",
+                    [],
+                    |r| r.get::<_, Option<i64>>(0),
+                )
+                .optional()?
+                .flatten())
         })
         .await
     }
@@ -105,15 +228,50 @@ impl Store {
     pub async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
         self.call(|conn| {
             Ok(conn.query_row(
-                "SELECT count(*) FILTER (WHERE delivered_at IS NULL), count(*) FILTER (WHERE delivered_at IS NOT NULL) FROM outbox",
+                "SELECT count(*) FILTER (WHERE delivered_at IS NULL AND dead_at IS NULL),
+                        count(*) FILTER (WHERE delivered_at IS NOT NULL),
+                        count(*) FILTER (WHERE delivered_at IS NULL AND dead_at IS NOT NULL)
+                 FROM outbox",
                 [],
                 |r| {
                     Ok(OutboxCounts {
                         pending: r.get::<_, i64>(0)? as u64,
                         delivered: r.get::<_, i64>(1)? as u64,
+                        dead: r.get::<_, i64>(2)? as u64,
                     })
                 },
             )?)
+        })
+        .await
+    }
+
+    /// Alerts in the outbox (one row per alert, whatever its sinks),
+    /// newest first, after row `after` when following: `(row, payload,
+    /// sinks)`. For `newshound alerts`.
+    pub async fn recent_alerts(
+        &self,
+        since_ms: i64,
+        sink: Option<String>,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, String, Vec<String>)>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT max(id), payload, group_concat(sink, ',') FROM outbox
+                 WHERE created_at >= ?1 AND id > ?2 AND (?3 IS NULL OR sink = ?3)
+                 GROUP BY alert_id ORDER BY max(id) DESC LIMIT ?4",
+            )?;
+            let rows = stmt
+                .query_map(params![since_ms, after, sink, limit as i64], |r| {
+                    let sinks: String = r.get(2)?;
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        sinks.split(',').map(str::to_string).collect(),
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
         })
         .await
     }

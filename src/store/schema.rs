@@ -140,6 +140,14 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO items_fts (items_fts, rank) VALUES ('hashsize', 4194304);
     UPDATE meta SET value = 0 WHERE key = 'fts_upto';
     "#,
+    // 7: deliveries that ran out of attempts are dead (kept, shown by
+    // `alerts --failed`, sent again by `alerts retry`); each sink drains
+    // its own rows in order.
+    r#"
+    ALTER TABLE outbox ADD COLUMN dead_at INTEGER;
+    DROP INDEX outbox_pending;
+    CREATE INDEX outbox_pending ON outbox(sink, id) WHERE delivered_at IS NULL AND dead_at IS NULL;
+    "#,
 ];
 
 pub(super) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
