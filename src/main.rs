@@ -59,20 +59,28 @@ enum Command {
         #[arg(long)]
         input: Option<PathBuf>,
     },
-    /// Read the alert log.
+    /// Read the alerts raised, newest first, one block per story.
     Alerts {
-        /// Only alerts raised within this long, e.g. 24h or 7d.
+        /// Only alerts raised within this long, e.g. 2h or 7d.
         #[arg(long)]
         since: Option<String>,
         /// Only alerts of this watchlist.
         #[arg(long)]
         watchlist: Option<String>,
+        /// Only alerts routed to this sink.
+        #[arg(long)]
+        sink: Option<String>,
         /// Keep reading as alerts arrive.
         #[arg(long)]
         follow: bool,
-        /// Print the JSON lines as they are.
+        /// One JSON object a line: the alert records as the sinks get them.
         #[arg(long)]
         json: bool,
+        /// Deliveries that failed: waiting for a retry, or dead.
+        #[arg(long, conflicts_with_all = ["follow", "since", "sink", "watchlist"])]
+        failed: bool,
+        #[command(subcommand)]
+        action: Option<AlertsAction>,
     },
     /// Score a watchlist against labelled JSON Lines items (label: yes/no/maybe).
     Eval {
@@ -132,6 +140,19 @@ enum Command {
         query: String,
         #[arg(long, default_value_t = 20)]
         limit: usize,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AlertsAction {
+    /// Send dead deliveries again (all of them, a sink's, or those of the
+    /// alert ids given).
+    Retry {
+        /// Only deliveries to this sink.
+        #[arg(long)]
+        sink: Option<String>,
+        /// Alert ids (as `alerts --failed` shows them).
+        ids: Vec<String>,
     },
 }
 
@@ -276,11 +297,31 @@ fn main() -> ExitCode {
             Command::Check => commands::check(&cli.config),
             Command::Match { watchlist, input } => commands::match_items(&watchlist, input.as_deref()),
             Command::Alerts {
+                action: Some(AlertsAction::Retry { sink, ids }),
+                ..
+            } => commands::alerts_retry(&cli.config, sink.as_deref(), &ids).await,
+            Command::Alerts {
                 since,
                 watchlist,
+                sink,
                 follow,
                 json,
-            } => commands::alerts(&cli.config, since.as_deref(), watchlist.as_deref(), follow, json).await,
+                failed,
+                action: None,
+            } => {
+                commands::alerts(
+                    &cli.config,
+                    commands::AlertsOptions {
+                        since,
+                        watchlist,
+                        sink,
+                        follow,
+                        json,
+                        failed,
+                    },
+                )
+                .await
+            }
             Command::Eval {
                 watchlist,
                 labels,

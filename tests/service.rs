@@ -48,23 +48,9 @@ fn the_unit_is_hardened() {
 mod common;
 
 use std::os::unix::net::UnixDatagram;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
-
-/// A feed of `items` (title, guid) written where the fixture server reads
-/// it.
-fn write_feed(dir: &Path, name: &str, items: &[(&str, &str)]) {
-    let mut xml = String::from("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title>");
-    for (title, guid) in items {
-        xml.push_str(&format!(
-            "<item><title>{title}</title><guid>{guid}</guid><link>https://n.example/{guid}</link><pubDate>{{{{recent}}}}</pubDate></item>"
-        ));
-    }
-    xml.push_str("</channel></rss>");
-    std::fs::write(dir.join(name), xml).unwrap();
-}
 
 fn write_watchlist(cfg: &TestConfig, query: &str) {
     std::fs::write(

@@ -242,7 +242,7 @@ impl Runner {
             if due.len() > room {
                 let mut due = due;
                 let held = due.split_off(room);
-                let until = st.sends.front().map_or(now, |t| t + 3_600_000);
+                let until = st.sends.front().map_or(now, |t| *t) + 3_600_000;
                 st.digest_at = Some(until);
                 return (due, held, Some(until));
             }
@@ -570,6 +570,177 @@ mod tests {
         assert!(retry_wait(&s, 8).is_none(), "the schedule is spent: dead");
         let total: u64 = s.iter().map(|d| d.as_secs()).sum();
         assert!((80_000..=100_000).contains(&total), "about a day in all: {total}");
+    }
+
+    /// A sink that records what it was given: one entry per call, the ids
+    /// of a single alert or of a digest; it fails while `fail` is set.
+    #[derive(Default)]
+    struct Recorder {
+        calls: Mutex<Vec<(bool, Vec<String>)>>,
+        fail: std::sync::atomic::AtomicBool,
+    }
+
+    struct Recording(Arc<Recorder>);
+
+    impl AlertSink for Recording {
+        fn name(&self) -> &str {
+            "rec"
+        }
+
+        fn deliver_one<'a>(&'a self, e: &'a OutboxEntry) -> super::super::SinkFuture<'a, Result<(), SinkError>> {
+            self.0.calls.lock().unwrap().push((false, vec![e.alert_id.clone()]));
+            let fail = self.0.fail.load(std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async move {
+                if fail {
+                    Err(SinkError::Rejected {
+                        status: 500,
+                        body: String::new(),
+                        retry_after: None,
+                    })
+                } else {
+                    Ok(())
+                }
+            })
+        }
+
+        fn deliver_digest<'a>(&'a self, es: &'a [OutboxEntry]) -> super::super::SinkFuture<'a, Result<(), SinkError>> {
+            self.0
+                .calls
+                .lock()
+                .unwrap()
+                .push((true, es.iter().map(|e| e.alert_id.clone()).collect()));
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    fn payload(id: &str, severity: &str) -> String {
+        serde_json::json!({
+            "id": id, "at": "2025-11-23T10:00:00Z", "watchlist": "w", "watchlist_version": "v",
+            "severity": severity, "rules": [], "terms": [], "snippet": "", "title": id,
+            "link": null, "feed": "f", "feed_url": "", "published": null,
+            "first_seen": "2025-11-23T10:00:00Z", "lang": null
+        })
+        .to_string()
+    }
+
+    async fn setup(
+        policy: DeliveryPolicy,
+        alerts: &[(&str, &str)],
+    ) -> (Delivery, Arc<Recorder>, Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
+        for (id, sev) in alerts {
+            store
+                .enqueue_alert(
+                    id.to_string(),
+                    vec!["rec".into()],
+                    payload(id, sev),
+                    Clock::System.now_ms(),
+                )
+                .await
+                .unwrap();
+        }
+        let rec = Arc::new(Recorder::default());
+        let sink: Arc<dyn AlertSink> = Arc::new(Recording(rec.clone()));
+        let d = Delivery::new(store.clone(), vec![(sink, policy)], Clock::System, None);
+        (d, rec, store, dir)
+    }
+
+    fn policy() -> DeliveryPolicy {
+        DeliveryPolicy {
+            concurrency: 1,
+            per_minute: None,
+            retry: vec![Duration::from_millis(50); 2],
+            timeout: Duration::from_secs(5),
+            digest: None,
+            quiet_hours: None,
+            max_per_hour: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn failures_retry_on_schedule_then_die_and_keep_order() {
+        let (d, rec, store, _dir) = setup(policy(), &[("a", "medium"), ("b", "medium")]).await;
+        rec.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+        let s = d.drain().await.unwrap();
+        // The first fails; the second waits behind it.
+        assert_eq!((s.delivered, s.failed), (0, 1));
+        assert_eq!(rec.calls.lock().unwrap().len(), 1);
+        for _ in 0..2 {
+            tokio::time::sleep(Duration::from_millis(80)).await;
+            d.drain().await.unwrap();
+        }
+        // Three attempts of "a" (the schedule has two retries): dead; then
+        // "b" had its first.
+        let counts = store.outbox_counts().await.unwrap();
+        assert_eq!((counts.dead, counts.pending), (1, 1));
+        rec.fail.store(false, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        let s = d.drain().await.unwrap();
+        assert_eq!(s.delivered, 1);
+        let calls: Vec<String> = rec.calls.lock().unwrap().iter().map(|c| c.1[0].clone()).collect();
+        assert_eq!(calls, ["a", "a", "a", "b", "b"]);
+        assert_eq!(store.retry_dead(None, vec![], Clock::System.now_ms()).await.unwrap(), 1);
+        assert_eq!(d.drain().await.unwrap().delivered, 1);
+    }
+
+    #[tokio::test]
+    async fn a_digest_waits_for_its_period_and_goes_as_one() {
+        let p = DeliveryPolicy {
+            digest: Some(Duration::from_millis(300)),
+            ..policy()
+        };
+        let (d, rec, _store, _dir) = setup(p, &[("a", "low"), ("b", "low"), ("c", "low")]).await;
+        let s = d.drain().await.unwrap();
+        assert_eq!((s.delivered, s.held), (0, 3));
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert_eq!(d.drain().await.unwrap().delivered, 3);
+        let calls = rec.calls.lock().unwrap().clone();
+        assert_eq!(calls, [(true, vec!["a".to_string(), "b".into(), "c".into()])]);
+    }
+
+    #[tokio::test]
+    async fn above_the_hourly_cap_alerts_fold_into_a_digest() {
+        let p = DeliveryPolicy {
+            max_per_hour: Some(2),
+            ..policy()
+        };
+        let ids = [
+            ("a", "medium"),
+            ("b", "medium"),
+            ("c", "medium"),
+            ("d", "medium"),
+            ("e", "medium"),
+        ];
+        let (d, rec, _store, _dir) = setup(p, &ids).await;
+        let s = d.drain().await.unwrap();
+        assert_eq!((s.delivered, s.held), (2, 3));
+        // A one-shot run (or the hour's end) sends the rest as one digest.
+        assert_eq!(d.drain_all().await.unwrap().delivered, 3);
+        let calls = rec.calls.lock().unwrap().clone();
+        assert_eq!(calls.len(), 3);
+        assert_eq!(calls[2], (true, vec!["c".to_string(), "d".into(), "e".into()]));
+    }
+
+    #[tokio::test]
+    async fn quiet_hours_hold_all_but_critical_alerts() {
+        use chrono::Timelike;
+        let now = chrono::Local::now();
+        let minute = now.hour() * 60 + now.minute();
+        let p = DeliveryPolicy {
+            quiet_hours: Some(QuietHours {
+                start: (minute + 24 * 60 - 1) % (24 * 60),
+                end: (minute + 2) % (24 * 60),
+            }),
+            ..policy()
+        };
+        let (d, rec, _store, _dir) = setup(p, &[("a", "medium"), ("b", "critical"), ("c", "low")]).await;
+        let s = d.drain().await.unwrap();
+        assert_eq!((s.delivered, s.held), (1, 2));
+        assert_eq!(rec.calls.lock().unwrap().clone(), [(false, vec!["b".to_string()])]);
+        // A one-shot run holds them too.
+        let s = d.drain_all().await.unwrap();
+        assert_eq!((s.delivered, s.held), (0, 2));
     }
 
     #[test]

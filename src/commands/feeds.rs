@@ -11,27 +11,10 @@ use crate::clock::Clock;
 use crate::config;
 use crate::store::Store;
 
+use super::shared::relative;
+
 fn rfc3339(ms: Option<i64>) -> Option<String> {
     ms.map(crate::clock::rfc3339)
-}
-
-/// "5m ago", "in 2h": a time relative to now, for people.
-fn relative(ms: Option<i64>, now: i64) -> String {
-    let Some(t) = ms else { return "-".into() };
-    let d = (t - now) / 1000;
-    let span = |s: i64| -> String {
-        match s {
-            0..=59 => format!("{s}s"),
-            60..=3599 => format!("{}m", s / 60),
-            3600..=172_799 => format!("{}h", s / 3600),
-            _ => format!("{}d", s / 86_400),
-        }
-    };
-    if t > now {
-        format!("in {}", span(d))
-    } else {
-        format!("{} ago", span(-d))
-    }
 }
 
 /// One feed's health as `newshound feeds --json` prints it.

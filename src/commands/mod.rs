@@ -12,7 +12,7 @@ mod run;
 mod search;
 mod shared;
 
-pub use alerts::alerts;
+pub use alerts::{AlertsOptions, alerts, alerts_retry};
 pub use check::check;
 pub use eval::{EvalOptions, Show, eval, read_labels};
 pub use feeds::{feed_json, feeds, feeds_export, feeds_import};

@@ -48,3 +48,22 @@ pub(super) fn clip(s: &str, n: usize) -> String {
         format!("{}…", s.chars().take(n).collect::<String>())
     }
 }
+
+/// "5m ago", "in 2h": a time relative to now, for people.
+pub(super) fn relative(ms: Option<i64>, now: i64) -> String {
+    let Some(t) = ms else { return "-".into() };
+    let d = (t - now) / 1000;
+    let span = |s: i64| -> String {
+        match s {
+            0..=59 => format!("{s}s"),
+            60..=3599 => format!("{}m", s / 60),
+            3600..=172_799 => format!("{}h", s / 3600),
+            _ => format!("{}d", s / 86_400),
+        }
+    };
+    if t > now {
+        format!("in {}", span(d))
+    } else {
+        format!("{} ago", span(-d))
+    }
+}

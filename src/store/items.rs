@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::error::StoreError;
 use super::feeds::write_state;
@@ -266,16 +266,22 @@ fn commit_in(tx: &Connection, c: &PollCommit) -> Result<CommitSummary, StoreErro
         for m in &new.matches {
             let wm = &m.watchlist_match;
             summary.matches += 1;
-            let mut alert_id: Option<&str> = None;
+            // The alert of the item's story: raised by this item, or by an
+            // earlier copy (another outlet's) whose alert it joins.
+            let mut alert_id: Option<String> = None;
             if let Some(a) = &m.alert {
-                if !stories.claim(&wm.watchlist, &a.story_keys, &a.alert_id)? {
-                    summary.duplicates += 1;
-                } else {
-                    for sink in &a.sinks {
-                        insert_outbox.execute(params![a.alert_id, sink, a.payload, c.now])?;
+                match stories.claim(&wm.watchlist, &a.story_keys, &a.alert_id)? {
+                    Some(earlier) => {
+                        summary.duplicates += 1;
+                        alert_id = Some(earlier);
                     }
-                    summary.alerts += 1;
-                    alert_id = Some(&a.alert_id);
+                    None => {
+                        for sink in &a.sinks {
+                            insert_outbox.execute(params![a.alert_id, sink, a.payload, c.now])?;
+                        }
+                        summary.alerts += 1;
+                        alert_id = Some(a.alert_id.clone());
+                    }
                 }
             }
             insert_match.execute(params![
@@ -305,7 +311,7 @@ impl<'c> Stories<'c> {
     fn prepare(conn: &'c Connection, table: &str) -> Result<Stories<'c>, StoreError> {
         Ok(Stories {
             seen: conn.prepare_cached(&format!(
-                "SELECT 1 FROM {table} WHERE watchlist = ?1 AND story_key = ?2"
+                "SELECT alert_id FROM {table} WHERE watchlist = ?1 AND story_key = ?2"
             ))?,
             insert: conn.prepare_cached(&format!(
                 "INSERT OR IGNORE INTO {table} (watchlist, story_key, alert_id) VALUES (?1, ?2, ?3)"
@@ -313,18 +319,20 @@ impl<'c> Stories<'c> {
         })
     }
 
-    /// True when the story (any of `keys`) is new on `watchlist`; it is
-    /// then recorded as alerted by `alert_id`.
-    fn claim(&mut self, watchlist: &str, keys: &[String], alert_id: &str) -> Result<bool, StoreError> {
+    /// `None` when the story (any of `keys`) is new on `watchlist`: it is
+    /// then recorded as alerted by `alert_id`. Otherwise the id of the
+    /// alert it raised before.
+    fn claim(&mut self, watchlist: &str, keys: &[String], alert_id: &str) -> Result<Option<String>, StoreError> {
         for k in keys {
-            if self.seen.exists(params![watchlist, k])? {
-                return Ok(false);
+            let earlier: Option<String> = self.seen.query_row(params![watchlist, k], |r| r.get(0)).optional()?;
+            if earlier.is_some() {
+                return Ok(earlier);
             }
         }
         for k in keys {
             self.insert.execute(params![watchlist, k, alert_id])?;
         }
-        Ok(true)
+        Ok(None)
     }
 }
 
@@ -344,7 +352,7 @@ impl Store {
             {
                 let mut stories = Stories::prepare(&tx, "temp.replay_stories")?;
                 for (watchlist, keys) in &pairs {
-                    out.push(stories.claim(watchlist, keys, "replay")?);
+                    out.push(stories.claim(watchlist, keys, "replay")?.is_none());
                 }
             }
             // Rolled back: a dry run leaves nothing behind.

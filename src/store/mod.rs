@@ -26,5 +26,5 @@ pub use error::{StoreError, chain};
 pub use feeds::FeedHealth;
 pub use handle::Store;
 pub use items::{AlertDraft, CommitSummary, NewItem, NewMatch, PollCommit, StoredItem};
-pub use outbox::{FailedDelivery, OutboxCounts, OutboxEntry};
+pub use outbox::{AlertRow, DeliveryState, FailedDelivery, OutboxCounts, OutboxEntry, SinkDelivery};
 pub use tokenizer::TokenizerError;

@@ -106,6 +106,31 @@ impl Store {
         .await
     }
 
+    /// Queues one alert for `sinks` outside a poll (a test alert, a
+    /// tool's); an alert already queued for a sink is left as it is.
+    pub async fn enqueue_alert(
+        &self,
+        alert_id: String,
+        sinks: Vec<String>,
+        payload: String,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.call(move |conn| {
+            let tx = conn.savepoint()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO outbox (alert_id, sink, payload, created_at, next_attempt) VALUES (?1, ?2, ?3, ?4, ?4)",
+                )?;
+                for sink in &sinks {
+                    stmt.execute(params![alert_id, sink, payload, now])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Counts a failed attempt of `rows`; the next is due at `next_attempt`.
     pub async fn mark_failed(&self, rows: Vec<i64>, error: String, next_attempt: i64) -> Result<(), StoreError> {
         self.call(move |conn| {
@@ -245,34 +270,92 @@ impl Store {
         .await
     }
 
-    /// Alerts in the outbox (one row per alert, whatever its sinks),
-    /// newest first, after row `after` when following: `(row, payload,
-    /// sinks)`. For `newshound alerts`.
+    /// Alerts raised at or after `since_ms`, newest first, after outbox
+    /// row `after` (when following), routed to `sink` when given: each
+    /// with its delivery by sink and the outlets carrying its story. For
+    /// `newshound alerts`.
     pub async fn recent_alerts(
         &self,
         since_ms: i64,
         sink: Option<String>,
         after: i64,
         limit: usize,
-    ) -> Result<Vec<(i64, String, Vec<String>)>, StoreError> {
+    ) -> Result<Vec<AlertRow>, StoreError> {
         self.call(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT max(id), payload, group_concat(sink, ',') FROM outbox
+            let mut list = conn.prepare_cached(
+                "SELECT max(id), alert_id, payload FROM outbox
                  WHERE created_at >= ?1 AND id > ?2 AND (?3 IS NULL OR sink = ?3)
                  GROUP BY alert_id ORDER BY max(id) DESC LIMIT ?4",
             )?;
-            let rows = stmt
+            let heads = list
                 .query_map(params![since_ms, after, sink, limit as i64], |r| {
-                    let sinks: String = r.get(2)?;
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        sinks.split(',').map(str::to_string).collect(),
-                    ))
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
+            let mut sinks = conn.prepare_cached(
+                "SELECT sink, delivered_at IS NOT NULL, dead_at IS NOT NULL, attempts FROM outbox
+                 WHERE alert_id = ?1 ORDER BY sink",
+            )?;
+            let mut outlets = conn.prepare_cached(
+                "SELECT f.name FROM matches m JOIN items i ON i.id = m.item_id JOIN feeds f ON f.id = i.feed_id
+                 WHERE m.alert_id = ?1 GROUP BY f.id ORDER BY min(i.id)",
+            )?;
+            let mut out = Vec::with_capacity(heads.len());
+            for (row, alert_id, payload) in heads {
+                let deliveries = sinks
+                    .query_map([&alert_id], |r| {
+                        let (delivered, dead): (bool, bool) = (r.get(1)?, r.get(2)?);
+                        Ok(SinkDelivery {
+                            sink: r.get(0)?,
+                            state: if delivered {
+                                DeliveryState::Delivered
+                            } else if dead {
+                                DeliveryState::Dead
+                            } else {
+                                DeliveryState::Pending
+                            },
+                            attempts: r.get(3)?,
+                        })
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                let feeds = outlets
+                    .query_map([&alert_id], |r| r.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                out.push(AlertRow {
+                    row,
+                    payload,
+                    deliveries,
+                    outlets: feeds,
+                });
+            }
+            Ok(out)
         })
         .await
     }
+}
+
+/// An alert as `newshound alerts` shows it.
+#[derive(Debug, Clone)]
+pub struct AlertRow {
+    /// Its newest outbox row, for following.
+    pub row: i64,
+    pub payload: String,
+    pub deliveries: Vec<SinkDelivery>,
+    /// The outlets carrying its story, the first first.
+    pub outlets: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    Delivered,
+    Pending,
+    Dead,
+}
+
+#[derive(Debug, Clone)]
+pub struct SinkDelivery {
+    pub sink: String,
+    pub state: DeliveryState,
+    /// Failed attempts.
+    pub attempts: u32,
 }

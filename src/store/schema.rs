@@ -148,6 +148,11 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX outbox_pending;
     CREATE INDEX outbox_pending ON outbox(sink, id) WHERE delivered_at IS NULL AND dead_at IS NULL;
     "#,
+    // 8: a match's `alert_id` is its story's alert, also when an earlier
+    // copy (another outlet's) raised it: `alerts` counts a story's outlets.
+    r#"
+    CREATE INDEX matches_alert ON matches(alert_id) WHERE alert_id IS NOT NULL;
+    "#,
 ];
 
 pub(super) fn open_connection(path: &Path) -> Result<Connection, StoreError> {

@@ -312,3 +312,16 @@ pub fn with_store<R>(db: &Path, f: impl AsyncFnOnce(&newshound::store::Store) ->
         r
     })
 }
+
+/// A feed of `items` (title, guid) written where the fixture server reads
+/// it.
+pub fn write_feed(dir: &std::path::Path, name: &str, items: &[(&str, &str)]) {
+    let mut xml = String::from("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title>");
+    for (title, guid) in items {
+        xml.push_str(&format!(
+            "<item><title>{title}</title><guid>{guid}</guid><link>https://n.example/{guid}</link><pubDate>{{{{recent}}}}</pubDate></item>"
+        ));
+    }
+    xml.push_str("</channel></rss>");
+    std::fs::write(dir.join(name), xml).unwrap();
+}
