@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::shared::{Failure, clip, load, quiet_on_broken_pipe, relative};
+use super::shared::{Failure, clip, load_for_reading, quiet_on_broken_pipe, relative};
 use crate::alert::Alert;
 use crate::alert::format::{matched_terms, severity_name};
 use crate::clock::Clock;
@@ -134,7 +134,7 @@ fn block(a: &Alert, row: &AlertRow, now: i64, st: &Style) -> String {
 }
 
 pub async fn alerts(path: &Path, opts: AlertsOptions) -> Result<(), Failure> {
-    let cfg = load(path)?;
+    let cfg = load_for_reading(path)?;
     let store = Store::open(&cfg.database).context("cannot open database")?;
     if opts.failed {
         return failed(&store, opts.json).await;
@@ -256,7 +256,7 @@ async fn failed(store: &Store, json: bool) -> Result<(), Failure> {
 
 /// `alerts retry [--sink NAME] [ID...]`: dead deliveries queued again.
 pub async fn alerts_retry(path: &Path, sink: Option<&str>, ids: &[String]) -> Result<(), Failure> {
-    let cfg = load(path)?;
+    let cfg = load_for_reading(path)?;
     if let Some(s) = sink {
         if !cfg.sinks.iter().any(|k| k.name == s) {
             let names: Vec<&str> = cfg.sinks.iter().map(|k| k.name.as_str()).collect();

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use super::shared::{Failure, clip, load, quiet_on_broken_pipe};
+use super::shared::{Failure, clip, load_for_reading, quiet_on_broken_pipe};
 use crate::clock::Clock;
 use crate::config;
 use crate::store::Store;
@@ -46,7 +46,7 @@ pub fn feed_json(spec: &crate::config::FeedSpec, h: Option<&crate::store::FeedHe
 }
 
 pub async fn feeds(path: &Path, failing: bool, json_out: bool) -> Result<(), Failure> {
-    let cfg = load(path)?;
+    let cfg = load_for_reading(path)?;
     let store = Store::open(&cfg.database).context("cannot open database")?;
     let health = store.feed_health().await.context("cannot read feed health")?;
     store.close().await;
@@ -109,7 +109,7 @@ pub async fn feeds(path: &Path, failing: bool, json_out: bool) -> Result<(), Fai
 /// Adds the feeds of an OPML file to the configured feed list (TOML or
 /// OPML), skipping those already there.
 pub fn feeds_import(path: &Path, opml_file: &Path) -> Result<(), Failure> {
-    let cfg = load(path)?;
+    let cfg = load_for_reading(path)?;
     let r = config::import_opml(&cfg.feeds, &cfg.feeds_file, opml_file).map_err(anyhow::Error::new)?;
     println!(
         "imported {} feeds into {} ({} already present or invalid)",
@@ -121,7 +121,7 @@ pub fn feeds_import(path: &Path, opml_file: &Path) -> Result<(), Failure> {
 }
 
 pub fn feeds_export(path: &Path) -> Result<(), Failure> {
-    let cfg = load(path)?;
+    let cfg = load_for_reading(path)?;
     let xml = config::to_opml(&cfg.feeds).map_err(anyhow::Error::msg)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{xml}").or_else(quiet_on_broken_pipe)

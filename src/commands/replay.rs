@@ -7,14 +7,14 @@ use std::path::Path;
 use anyhow::Context;
 use serde_json::json;
 
-use super::shared::{Failure, load};
+use super::shared::{Failure, load_for_reading};
 use crate::clock::Clock;
 use crate::config;
 use crate::rules::Matcher;
 use crate::store::Store;
 
 pub async fn replay(path: &Path, since: &str, watchlist: Option<&Path>, json: bool) -> Result<(), Failure> {
-    let cfg = load(path)?;
+    let cfg = load_for_reading(path)?;
     let since_dur = config::parse_duration(since).map_err(anyhow::Error::msg)?;
     let cutoff = Clock::System.now_ms() - i64::try_from(since_dur.as_millis()).unwrap_or(i64::MAX);
     let watchlists = match watchlist {

@@ -4,11 +4,11 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::shared::{Failure, load};
+use super::shared::{Failure, load_for_reading};
 use crate::store::Store;
 
 pub async fn search(path: &Path, query: &str, limit: usize) -> Result<(), Failure> {
-    let cfg = load(path)?;
+    let cfg = load_for_reading(path)?;
     let store = Store::open(&cfg.database).context("cannot open database")?;
     store
         .index_pending()

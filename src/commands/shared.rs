@@ -25,7 +25,15 @@ pub enum Failure {
 }
 
 pub(super) fn load(path: &Path) -> Result<config::Config, Failure> {
-    let cfg = config::load(path).map_err(Failure::Config)?;
+    warn_on(config::load(path).map_err(Failure::Config)?)
+}
+
+/// The config for a command that sends nothing: sink secrets unread.
+pub(super) fn load_for_reading(path: &Path) -> Result<config::Config, Failure> {
+    warn_on(config::load_for_reading(path).map_err(Failure::Config)?)
+}
+
+fn warn_on(cfg: config::Config) -> Result<config::Config, Failure> {
     for w in &cfg.warnings {
         tracing::warn!("{w}");
     }

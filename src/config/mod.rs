@@ -30,7 +30,7 @@ pub mod watchlists;
 pub use diagnostics::{ConfigErrors, Diagnostic};
 pub use feeds::FeedSpec;
 pub use opml::{ImportError, Imported, import_opml, parse_opml, to_opml};
-pub use settings::{AlertSettings, Config, Polling, load, load_feed_list};
+pub use settings::{AlertSettings, Config, Polling, load, load_feed_list, load_for_reading};
 pub use sinks::{DeliveryPolicy, QuietHours, Secret, SinkKind, SinkSpec, SmtpTls};
 pub use values::{parse_duration, parse_size};
 pub use watch::{ConfigWatch, WatchError};

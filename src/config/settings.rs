@@ -121,6 +121,18 @@ impl Config {
 /// watchlists and aliases. Every problem found is returned, not only the
 /// first.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    load_with(path, true)
+}
+
+/// Like [`load`], for commands that read the database and send nothing
+/// (`alerts`, `feeds`, `search`, `replay`): the sinks' secrets are not
+/// read, so that these work in a shell that lacks the daemon's
+/// environment and credentials.
+pub fn load_for_reading(path: &Path) -> Result<Config, ConfigErrors> {
+    load_with(path, false)
+}
+
+fn load_with(path: &Path, resolve_secrets: bool) -> Result<Config, ConfigErrors> {
     let mut diags = Vec::new();
     let Some(src) = Source::read(path, &mut diags) else {
         return Err(ConfigErrors(diags));
@@ -225,7 +237,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             ));
         }
     }
-    sink_specs.extend(sinks::sinks(&src, &base, &raw.sink, &mut diags));
+    sink_specs.extend(sinks::sinks(&src, &base, &raw.sink, resolve_secrets, &mut diags));
     if raw.alert_log.is_none() && raw.sink.is_empty() {
         diags.push(whole_file(
             path,

@@ -199,12 +199,23 @@ pub struct SinkSpec {
     pub policy: DeliveryPolicy,
 }
 
+/// The placeholder of a secret left unread (`load_for_reading`).
+const UNREAD: &str = "(not read)";
+
 /// Where `*_file` secrets may also be named from: systemd's credentials.
 const CREDENTIALS: &str = "$CREDENTIALS_DIRECTORY";
 
 /// Validates the `[[sink]]` tables; every problem goes to `diags` with its
 /// place, and no secret's value appears in any of them.
-pub(super) fn sinks(src: &Source, base: &Path, raw: &[RawSink], diags: &mut Vec<Diagnostic>) -> Vec<SinkSpec> {
+/// `resolve` false leaves the secrets of `*_env` and `*_file` keys unread
+/// (placeholders), for commands that send nothing.
+pub(super) fn sinks(
+    src: &Source,
+    base: &Path,
+    raw: &[RawSink],
+    resolve: bool,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<SinkSpec> {
     let mut out: Vec<SinkSpec> = Vec::new();
     for r in raw {
         let before = diags.len();
@@ -218,6 +229,7 @@ pub(super) fn sinks(src: &Source, base: &Path, raw: &[RawSink], diags: &mut Vec<
             src,
             base,
             raw: r,
+            resolve,
             diags,
         };
         let kind = match r.kind.get_ref().as_str() {
@@ -244,8 +256,11 @@ pub(super) fn sinks(src: &Source, base: &Path, raw: &[RawSink], diags: &mut Vec<
                 None
             }
         };
+        // The common keys are checked whatever became of the kind's own.
+        let policy = v.policy(kind.as_ref().unwrap_or(&SinkKind::Slack {
+            url: Secret::new(String::new()),
+        }));
         let Some(kind) = kind else { continue };
-        let policy = v.policy(&kind);
         if diags.len() == before {
             out.push(SinkSpec { name, kind, policy });
         }
@@ -268,12 +283,19 @@ struct Validator<'a> {
     src: &'a Source,
     base: &'a Path,
     raw: &'a RawSink,
+    resolve: bool,
     diags: &'a mut Vec<Diagnostic>,
 }
 
 impl Validator<'_> {
     fn err<T>(&mut self, at: &Spanned<T>, msg: impl Into<String>) {
         self.diags.push(self.src.diag_span(at, msg));
+    }
+
+    /// Like `err`, without the source line: the value there is a secret.
+    fn err_hiding_value<T>(&mut self, at: &Spanned<T>, msg: impl Into<String>) {
+        let d = self.src.diag_span(at, msg);
+        self.diags.push(Diagnostic { excerpt: None, ..d });
     }
 
     /// Reports every key set that `kind` does not use; true when none is.
@@ -320,13 +342,16 @@ impl Validator<'_> {
         }
         if let Some(p) = plain {
             if !plain_ok {
-                self.err(
+                self.err_hiding_value(
                     p,
                     format!("{what} is a secret: give it as {what}_env = \"VARIABLE\" or {what}_file = \"PATH\""),
                 );
                 return None;
             }
             return Some(Secret::new(p.get_ref().clone()));
+        }
+        if !self.resolve && (env.is_some() || file.is_some()) {
+            return Some(Secret::new(UNREAD));
         }
         if let Some(e) = env {
             return match std::env::var(e.get_ref()) {
@@ -384,13 +409,16 @@ impl Validator<'_> {
             }
             return None;
         };
+        if url.expose() == UNREAD {
+            return Some(url);
+        }
         let ok = url::Url::parse(url.expose())
             .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
             .unwrap_or(false);
         if !ok {
             // The value is not echoed: it may carry a token.
             let at = r.url.as_ref().or(r.url_env.as_ref()).or(r.url_file.as_ref())?;
-            self.err(at, "the sink's URL is not an http(s) URL");
+            self.err_hiding_value(at, "the sink's URL is not an http(s) URL");
             return None;
         }
         Some(url)
@@ -421,6 +449,9 @@ impl Validator<'_> {
             None => None,
             Some(s) => {
                 let at = r.secret_env.as_ref().or(r.secret_file.as_ref())?;
+                if s.expose() == UNREAD {
+                    return Some(SinkKind::Webhook { url, key: Some(s) });
+                }
                 match webhook_key(s.expose()) {
                     Some(key) => Some(key),
                     None => {

@@ -2,6 +2,8 @@
 //! temporary config folder, and a way to run the real binary.
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
