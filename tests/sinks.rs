@@ -415,14 +415,19 @@ fn sink_config_errors_have_places() {
     let (cfg, _feeds, _dir) = setup(1, sinks, "");
     let wl = cfg.dir.path().join("watchlists/peace.toml");
     let text = std::fs::read_to_string(&wl).unwrap();
-    std::fs::write(
-        &wl,
-        text.replace(
-            "severity = \"high\"",
-            "severity = \"high\"\nsinks = [\"log\", \"nowhere\"]",
-        ),
-    )
-    .unwrap();
+    let text = text.replace(
+        "severity = \"high\"",
+        "severity = \"high\"\nsinks = [\"log\", \"nowhere\"]",
+    );
+    std::fs::write(&wl, format!("{text}\n[digest]\nlog = \"5s\"\nc = \"30m\"\n")).unwrap();
+    let wl_line = |needle: &str| {
+        std::fs::read_to_string(&wl)
+            .unwrap()
+            .lines()
+            .position(|l| l.contains(needle))
+            .unwrap()
+            + 1
+    };
     let out = run(&["check", "--config", cfg.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = format!("{}{}", stdout(&out), stderr(&out));
@@ -458,4 +463,16 @@ fn sink_config_errors_have_places() {
         err.contains("peace.toml:") && err.contains("unknown sink 'nowhere'"),
         "{err}"
     );
+    for (line, msg) in [
+        (wl_line("log = \"5s\""), "a digest period must be at least 1m"),
+        (
+            wl_line("c = \"30m\""),
+            "names sink 'c', which this watchlist does not alert",
+        ),
+    ] {
+        assert!(
+            err.contains(&format!("peace.toml:{line}:")) && err.contains(msg),
+            "{line} {msg}:\n{err}"
+        );
+    }
 }

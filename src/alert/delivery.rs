@@ -5,7 +5,7 @@
 //! dead: kept, counted, shown by `alerts --failed`. Digests, quiet hours
 //! and an hourly cap hold alerts and send them as one message.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -97,8 +97,25 @@ struct RunnerState {
     last_send: Option<i64>,
     /// Sends in the last hour (Unix ms), for `max_per_hour`.
     sends: VecDeque<i64>,
-    /// When the held rows go out as one digest.
-    digest_at: Option<i64>,
+    /// When each group of held rows goes out as one digest.
+    digest_at: BTreeMap<HoldKey, i64>,
+}
+
+/// A group of rows held for one digest.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum HoldKey {
+    /// The sink's own `digest` period.
+    Digest,
+    /// A watchlist's `digest` period for this sink.
+    Watchlist(String),
+    /// Held by quiet hours or the hourly cap.
+    Held,
+}
+
+struct Held {
+    key: HoldKey,
+    rows: Vec<OutboxEntry>,
+    until: i64,
 }
 
 /// What becomes of one row after an attempt.
@@ -174,19 +191,25 @@ impl Runner {
             if due.is_empty() {
                 return Ok((stats, next_retry));
             }
-            let (now_rows, held, hold_until) = self.split_held(due, force, now);
+            let (now_rows, held) = self.split_held(due, force, now);
             if !now_rows.is_empty() {
                 stats.add(self.send_each(&now_rows, cancel).await?);
             }
-            let released = hold_until.is_some_and(|u| u <= now);
-            if !held.is_empty() && released {
-                stats.add(self.send_digest(&held).await?);
-            }
-            if released {
-                self.lock().digest_at = None;
+            let mut released = false;
+            let mut held_rows = 0;
+            let mut hold_until: Option<i64> = None;
+            for h in held {
+                if h.until <= now {
+                    released = true;
+                    self.lock().digest_at.remove(&h.key);
+                    stats.add(self.send_digest(&h.rows, h.key).await?);
+                } else {
+                    held_rows += h.rows.len();
+                    hold_until = Some(hold_until.map_or(h.until, |u| u.min(h.until)));
+                }
             }
             if now_rows.is_empty() && !released {
-                stats.held = held.len();
+                stats.held = held_rows;
                 let next = match (next_retry, hold_until) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
@@ -200,54 +223,92 @@ impl Runner {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Splits due rows into those sent now and those held for one digest,
-    /// with when the held ones go.
-    fn split_held(
-        &self,
-        due: Vec<OutboxEntry>,
-        force: bool,
-        now: i64,
-    ) -> (Vec<OutboxEntry>, Vec<OutboxEntry>, Option<i64>) {
-        let mut st = self.lock();
-        if let Some(period) = self.policy.digest {
-            let at = *st.digest_at.get_or_insert_with(|| next_boundary(now, period));
-            return (Vec::new(), due, Some(if force { now } else { at }));
-        }
-        if let Some(q) = self.policy.quiet_hours {
-            let left = quiet_minutes_left(q, now);
-            if left > 0 {
-                // Critical alerts break the quiet; the rest wait for its
-                // end, as one digest.
-                let (critical, rest): (Vec<_>, Vec<_>) = due
-                    .into_iter()
-                    .partition(|r| format::alert_of(r).severity >= Severity::Critical);
-                let until = now + i64::from(left) * 60_000;
-                let until = until - until % 60_000;
-                if !rest.is_empty() {
-                    st.digest_at = Some(until);
-                }
-                return (critical, rest, Some(until));
+    /// The digest a row joins by its watchlist's mode for this sink, or by
+    /// the sink's own `digest`, with the period; `None`: sent at once.
+    fn digest_of(&self, row: &OutboxEntry) -> Option<(HoldKey, Duration)> {
+        if !self.policy.watchlists.is_empty() {
+            let wl = format::alert_of(row).watchlist;
+            if let Some(mode) = self.policy.watchlists.get(&wl) {
+                return mode.map(|p| (HoldKey::Watchlist(wl), p));
             }
         }
-        if let Some(at) = st.digest_at {
+        self.policy.digest.map(|p| (HoldKey::Digest, p))
+    }
+
+    /// Splits due rows into those sent now and groups held for one digest
+    /// each, with when each goes.
+    fn split_held(&self, due: Vec<OutboxEntry>, force: bool, now: i64) -> (Vec<OutboxEntry>, Vec<Held>) {
+        let mut groups: BTreeMap<HoldKey, Vec<OutboxEntry>> = BTreeMap::new();
+        let mut rest = Vec::new();
+        let mut st = self.lock();
+        for row in due {
+            match self.digest_of(&row) {
+                Some((key, period)) => {
+                    st.digest_at
+                        .entry(key.clone())
+                        .or_insert_with(|| next_boundary(now, period));
+                    groups.entry(key).or_default().push(row);
+                }
+                None => rest.push(row),
+            }
+        }
+        let mut unforced = None;
+        let mut send = Vec::new();
+        if let Some(left) = self
+            .policy
+            .quiet_hours
+            .map(|q| quiet_minutes_left(q, now))
+            .filter(|l| *l > 0)
+        {
+            // Critical alerts break the quiet; the rest wait for its end,
+            // as one digest (a one-shot run holds them too).
+            let (critical, rest): (Vec<_>, Vec<_>) = rest
+                .into_iter()
+                .partition(|r| format::alert_of(r).severity >= Severity::Critical);
+            let until = now + i64::from(left) * 60_000;
+            let until = until - until % 60_000;
+            if !rest.is_empty() {
+                st.digest_at.insert(HoldKey::Held, until);
+                groups.insert(HoldKey::Held, rest);
+                unforced = Some(until);
+            }
+            send = critical;
+        } else if st.digest_at.contains_key(&HoldKey::Held) {
             // Alerts held by quiet hours or the cap: one digest when the
             // time comes, and what arrives meanwhile joins it.
-            return (Vec::new(), due, Some(if force { now } else { at }));
-        }
-        if let Some(cap) = self.policy.max_per_hour.filter(|_| !force) {
+            if !rest.is_empty() {
+                groups.insert(HoldKey::Held, rest);
+            }
+        } else if let Some(cap) = self.policy.max_per_hour.filter(|_| !force) {
             while st.sends.front().is_some_and(|t| *t <= now - 3_600_000) {
                 st.sends.pop_front();
             }
             let room = (cap as usize).saturating_sub(st.sends.len());
-            if due.len() > room {
-                let mut due = due;
-                let held = due.split_off(room);
+            send = rest;
+            if send.len() > room {
+                let held = send.split_off(room);
                 let until = st.sends.front().map_or(now, |t| *t) + 3_600_000;
-                st.digest_at = Some(until);
-                return (due, held, Some(until));
+                st.digest_at.insert(HoldKey::Held, until);
+                groups.insert(HoldKey::Held, held);
             }
+        } else {
+            send = rest;
         }
-        (due, Vec::new(), None)
+        // A hold whose time came with nothing in it is over.
+        st.digest_at.retain(|k, at| *at > now || groups.contains_key(k));
+        let held = groups
+            .into_iter()
+            .map(|(key, rows)| {
+                let at = st.digest_at.get(&key).copied().unwrap_or(now);
+                let until = match (&key, unforced) {
+                    (HoldKey::Held, Some(u)) => u,
+                    _ if force => now,
+                    _ => at,
+                };
+                Held { key, rows, until }
+            })
+            .collect();
+        (send, held)
     }
 
     /// Waits for the rate limit, and counts the send.
@@ -313,7 +374,7 @@ impl Runner {
     }
 
     /// Sends held rows as one digest (one row alone as itself).
-    async fn send_digest(&self, rows: &[OutboxEntry]) -> Result<DrainStats, StoreError> {
+    async fn send_digest(&self, rows: &[OutboxEntry], key: HoldKey) -> Result<DrainStats, StoreError> {
         let mut stats = DrainStats::default();
         for chunk in rows.chunks(BATCH) {
             self.pace().await;
@@ -338,8 +399,9 @@ impl Runner {
                     if e.is_gone() {
                         self.stop_gone(&e);
                     }
-                    let next = chunk.iter().map(|r| r.next_attempt).max();
-                    self.lock().digest_at = next;
+                    if let Some(next) = chunk.iter().map(|r| r.next_attempt).max() {
+                        self.lock().digest_at.insert(key, next);
+                    }
                     break;
                 }
             }
@@ -613,9 +675,12 @@ mod tests {
         }
     }
 
+    /// An alert of watchlist "w", or of the watchlist before the '/' in
+    /// its id.
     fn payload(id: &str, severity: &str) -> String {
+        let watchlist = id.split_once('/').map_or("w", |(w, _)| w);
         serde_json::json!({
-            "id": id, "at": "2025-11-23T10:00:00Z", "watchlist": "w", "watchlist_version": "v",
+            "id": id, "at": "2025-11-23T10:00:00Z", "watchlist": watchlist, "watchlist_version": "v",
             "severity": severity, "rules": [], "terms": [], "snippet": "", "title": id,
             "link": null, "feed": "f", "feed_url": "", "published": null,
             "first_seen": "2025-11-23T10:00:00Z", "lang": null
@@ -655,6 +720,7 @@ mod tests {
             digest: None,
             quiet_hours: None,
             max_per_hour: None,
+            watchlists: Default::default(),
         }
     }
 
@@ -697,6 +763,46 @@ mod tests {
         assert_eq!(d.drain().await.unwrap().delivered, 3);
         let calls = rec.calls.lock().unwrap().clone();
         assert_eq!(calls, [(true, vec!["a".to_string(), "b".into(), "c".into()])]);
+    }
+
+    #[tokio::test]
+    async fn a_watchlist_chooses_its_own_mode_for_a_sink() {
+        // The sink sends digests; "now" asks for its alerts at once and
+        // "slow" for a digest of its own, on another period.
+        let p = DeliveryPolicy {
+            digest: Some(Duration::from_secs(3600)),
+            watchlists: [
+                ("now".to_string(), None),
+                ("slow".to_string(), Some(Duration::from_millis(300))),
+            ]
+            .into_iter()
+            .collect(),
+            ..policy()
+        };
+        let ids = [
+            ("w/a", "low"),
+            ("slow/b", "low"),
+            ("now/c", "low"),
+            ("slow/d", "low"),
+            ("w/e", "low"),
+        ];
+        let (d, rec, _store, _dir) = setup(p, &ids).await;
+        let s = d.drain().await.unwrap();
+        assert_eq!((s.delivered, s.held), (1, 4));
+        assert_eq!(rec.calls.lock().unwrap().clone(), [(false, vec!["now/c".to_string()])]);
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        let s = d.drain().await.unwrap();
+        assert_eq!((s.delivered, s.held), (2, 2));
+        assert_eq!(
+            rec.calls.lock().unwrap()[1],
+            (true, vec!["slow/b".to_string(), "slow/d".into()])
+        );
+        // A one-shot run sends the sink's own digest too.
+        assert_eq!(d.drain_all().await.unwrap().delivered, 2);
+        assert_eq!(
+            rec.calls.lock().unwrap()[2],
+            (true, vec!["w/a".to_string(), "w/e".into()])
+        );
     }
 
     #[tokio::test]

@@ -170,6 +170,9 @@ pub(super) struct RawWatchlist {
     pub(super) description: String,
     pub(super) severity: Option<Spanned<String>>,
     pub(super) sinks: Option<Vec<Spanned<String>>>,
+    /// Per sink: "immediate" or a digest period such as "30m".
+    #[serde(default)]
+    pub(super) digest: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     pub(super) aliases: BTreeMap<String, Vec<Spanned<String>>>,
     #[serde(default)]

@@ -264,7 +264,7 @@ fn load_with(path: &Path, resolve_secrets: bool) -> Result<Config, ConfigErrors>
     let mut watchlists = Vec::new();
     let mut names: HashMap<String, PathBuf> = HashMap::new();
     for file in toml_files(&wl_dir, &mut diags) {
-        if let Some(wl) = load_watchlist_with(&file, &shared, &sink_names, &mut diags) {
+        if let Some((wl, modes)) = load_watchlist_with(&file, &shared, Some(&sink_names), &mut diags) {
             if let Some(first) = names.get(&wl.name) {
                 diags.push(whole_file(
                     &file,
@@ -272,6 +272,11 @@ fn load_with(path: &Path, resolve_secrets: bool) -> Result<Config, ConfigErrors>
                 ));
             } else {
                 names.insert(wl.name.clone(), file.clone());
+                for (sink, mode) in modes {
+                    if let Some(spec) = sink_specs.iter_mut().find(|s| s.name == sink) {
+                        spec.policy.watchlists.insert(wl.name.clone(), mode);
+                    }
+                }
                 watchlists.push(wl);
             }
         }

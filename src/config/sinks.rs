@@ -2,6 +2,7 @@
 //! are delivered (retries, rate, digests, quiet hours), validated; secrets
 //! read from the environment or from files and never shown.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -155,6 +156,10 @@ pub struct DeliveryPolicy {
     /// Above this many alerts in an hour, the rest of the hour's alerts are
     /// folded into one digest instead of dropped.
     pub max_per_hour: Option<u32>,
+    /// The mode a watchlist chose for this sink (its `[digest]` table):
+    /// `None` sends its alerts at once, `Some(period)` as a digest per
+    /// period. Watchlists not named here follow `digest`.
+    pub watchlists: BTreeMap<String, Option<Duration>>,
 }
 
 /// The default retry schedule: about a day in all.
@@ -179,6 +184,7 @@ impl DeliveryPolicy {
             digest: None,
             quiet_hours: None,
             max_per_hour: None,
+            watchlists: BTreeMap::new(),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use toml::Spanned;
@@ -11,10 +12,15 @@ use toml::Spanned;
 use super::diagnostics::{ConfigErrors, Diagnostic, Source, whole_file};
 use super::paths::{parent_dir, toml_files};
 use super::raw::RawWatchlist;
+use super::values::parse_duration;
 use crate::rules::{self, Aliases, CompiledWatchlist, Location, RuleDef, Severity, WatchlistDef};
 
 /// The name of the sink that writes the JSON Lines alert log.
 pub const LOG_SINK: &str = "log";
+
+/// A watchlist's delivery mode per sink (its `[digest]` table): `None`
+/// sends at once, `Some(period)` one digest per period.
+pub(super) type SinkModes = Vec<(String, Option<Duration>)>;
 
 // ---------------------------------------------------------- validated types
 
@@ -94,10 +100,11 @@ pub fn load_watchlist(path: &Path) -> Result<CompiledWatchlist, ConfigErrors> {
     let mut diags = Vec::new();
     let alias_dir = parent_dir(&parent_dir(path)).join("aliases");
     let shared = load_alias_dir(&alias_dir, false, &mut diags);
-    let sinks = [LOG_SINK.to_string()];
-    let wl = load_watchlist_with(path, &shared, &sinks, &mut diags);
+    // Alone, a watchlist's sink names cannot be checked: the config that
+    // defines them is not read.
+    let wl = load_watchlist_with(path, &shared, None, &mut diags);
     match wl {
-        Some(w) if diags.is_empty() => Ok(w),
+        Some((w, _)) if diags.is_empty() => Ok(w),
         _ => Err(ConfigErrors(diags)),
     }
 }
@@ -114,9 +121,9 @@ pub fn watchlist_from_text(path: &Path, text: &str) -> Result<CompiledWatchlist,
         aliases: Aliases::new(),
         digest_input: Vec::new(),
     };
-    let wl = watchlist_from_source(&src, &shared, &[LOG_SINK.to_string()], &mut diags);
+    let wl = watchlist_from_source(&src, &shared, Some(&[LOG_SINK.to_string()]), &mut diags);
     match wl {
-        Some(w) if diags.is_empty() => Ok(w),
+        Some((w, _)) if diags.is_empty() => Ok(w),
         _ => Err(ConfigErrors(diags)),
     }
 }
@@ -124,9 +131,9 @@ pub fn watchlist_from_text(path: &Path, text: &str) -> Result<CompiledWatchlist,
 pub(super) fn load_watchlist_with(
     path: &Path,
     shared: &SharedAliases,
-    sinks: &[String],
+    sinks: Option<&[String]>,
     diags: &mut Vec<Diagnostic>,
-) -> Option<CompiledWatchlist> {
+) -> Option<(CompiledWatchlist, SinkModes)> {
     let src = Source::read(path, diags)?;
     watchlist_from_source(&src, shared, sinks, diags)
 }
@@ -134,9 +141,9 @@ pub(super) fn load_watchlist_with(
 fn watchlist_from_source(
     src: &Source,
     shared: &SharedAliases,
-    sinks: &[String],
+    sinks: Option<&[String]>,
     diags: &mut Vec<Diagnostic>,
-) -> Option<CompiledWatchlist> {
+) -> Option<(CompiledWatchlist, SinkModes)> {
     let path = src.path.as_path();
     let raw = src.parse::<RawWatchlist>(diags)?;
     let before = diags.len();
@@ -158,23 +165,53 @@ fn watchlist_from_source(
             Severity::default()
         }),
     };
+    let known = |s: &String| sinks.is_none_or(|k| k.contains(s));
     let sink_names = match &raw.sinks {
-        None => sinks.to_vec(),
+        None => sinks.unwrap_or_default().to_vec(),
         Some(list) => {
             let mut v = Vec::new();
             for s in list {
-                if sinks.contains(s.get_ref()) {
+                if known(s.get_ref()) {
                     v.push(s.get_ref().clone());
                 } else {
                     diags.push(src.diag_span(
                         s,
-                        format!("unknown sink '{}' (known: {})", s.get_ref(), sinks.join(", ")),
+                        format!(
+                            "unknown sink '{}' (known: {})",
+                            s.get_ref(),
+                            sinks.unwrap_or_default().join(", ")
+                        ),
                     ));
                 }
             }
             v
         }
     };
+    let mut modes = SinkModes::new();
+    for (sink, mode) in &raw.digest {
+        let routed = sink_names.contains(sink) || (sinks.is_none() && raw.sinks.is_none());
+        if !routed {
+            diags.push(src.diag_span(
+                mode,
+                format!(
+                    "[digest] names sink '{sink}', which this watchlist does not alert (its sinks: {})",
+                    sink_names.join(", ")
+                ),
+            ));
+            continue;
+        }
+        match mode.get_ref().trim() {
+            "immediate" => modes.push((sink.clone(), None)),
+            m => match parse_duration(m) {
+                Ok(p) if p >= Duration::from_secs(60) => modes.push((sink.clone(), Some(p))),
+                Ok(_) => diags.push(src.diag_span(mode, "a digest period must be at least 1m")),
+                Err(e) => diags.push(src.diag_span(
+                    mode,
+                    format!("[digest] {sink}: \"immediate\" or a period such as \"30m\" ({e})"),
+                )),
+            },
+        }
+    }
     if raw.rule.is_empty() {
         diags.push(src.diag_at(0, 0, "watchlist has no [[rule]]"));
     }
@@ -223,7 +260,7 @@ fn watchlist_from_source(
         version,
     };
     match rules::compile_watchlist(&def, &shared.aliases) {
-        Ok(wl) if diags.len() == before => Some(wl),
+        Ok(wl) if diags.len() == before => Some((wl, modes)),
         Ok(_) => None,
         Err(errors) => {
             for e in errors {
