@@ -484,3 +484,22 @@ pub fn stream_items(n: usize) -> (Vec<BenchItem>, &'static str) {
         .collect();
     (out, "news-2025 titles and summaries with neutral bodies")
 }
+
+/// The program at the first of `paths` that exists, installing Debian's
+/// `package` first when none does.
+pub fn ensure_program(paths: &[&str], package: &str) -> std::path::PathBuf {
+    let found = || paths.iter().map(std::path::PathBuf::from).find(|p| p.exists());
+    if let Some(p) = found() {
+        return p;
+    }
+    eprintln!("{package} is missing: installing Debian's package");
+    let apt = |args: &[&str]| {
+        std::process::Command::new("apt-get")
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let install = ["install", "-y", "-q", "--no-install-recommends", package];
+    let _ = apt(&install) || (apt(&["update", "-q"]) && apt(&install));
+    found().unwrap_or_else(|| panic!("cannot install {package}; install it (apt-get install {package}) and run again"))
+}

@@ -21,6 +21,8 @@
 
 mod common;
 
+use common::ensure_program;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -32,20 +34,6 @@ struct Run {
     requests: usize,
     not_modified: usize,
     items: u64,
-}
-
-/// The program at the first of `paths` that exists, installing Debian's
-/// `package` first when none does.
-fn ensure_program(paths: &[&str], package: &str) -> PathBuf {
-    let found = || paths.iter().map(PathBuf::from).find(|p| p.exists());
-    if let Some(p) = found() {
-        return p;
-    }
-    eprintln!("{package} is missing: installing Debian's package");
-    let apt = |args: &[&str]| Command::new("apt-get").args(args).status().is_ok_and(|s| s.success());
-    let install = ["install", "-y", "-q", "--no-install-recommends", package];
-    let _ = apt(&install) || (apt(&["update", "-q"]) && apt(&install));
-    found().unwrap_or_else(|| panic!("cannot install {package}; install it (apt-get install {package}) and run again"))
 }
 
 fn free_port() -> u16 {

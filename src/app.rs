@@ -240,7 +240,7 @@ async fn poll_all(parts: &Parts, feeds: Vec<FeedRow>, cancel: &CancellationToken
         let sem = sem.clone();
         let cancel = cancel.clone();
         let tx = tx.clone();
-        let span = tracing::info_span!("feed", url = %feed.url);
+        let span = tracing::error_span!("feed", url = %feed.url);
         tracker.spawn(
             async move {
                 let Ok(_permit) = sem.acquire_owned().await else { return };
@@ -745,7 +745,7 @@ pub async fn run_daemon_with(config: Config, cancel: CancellationToken, opts: Da
                     let sem = sem.clone();
                     let cancel = cancel.clone();
                     let done = done_tx.clone();
-                    let span = tracing::info_span!("feed", url = %feed.url);
+                    let span = tracing::error_span!("feed", url = %feed.url);
                     schedule.in_flight.insert(feed.id);
                     polls.spawn(async move {
                         let row = match sem.acquire_owned().await {

@@ -1,5 +1,5 @@
 //! The daemon's metrics: counters, gauges and a histogram that the
-//! pipeline, the alert worker and the scheduling loop record into, and
+//! pipeline, the delivery runners and the scheduling loop record into, and
 //! their rendering as Prometheus text (prometheus-client). Also the
 //! scheduling loop's heartbeat, for health checks. Pure: no I/O.
 

@@ -392,10 +392,10 @@ fn each_key_once(entries: Vec<RawEntry>, keep: impl Fn(&str) -> bool) -> Vec<Raw
 
 fn log_poll(r: &PollReport) {
     match &r.error {
-        Some(e) => tracing::warn!(status = ?r.status, error = %e, "poll failed"),
-        None if r.not_modified => tracing::debug!(status = ?r.status, "poll: not modified"),
+        Some(e) => tracing::warn!(status = r.status, error = %e, "poll failed"),
+        None if r.not_modified => tracing::debug!(status = r.status, "poll: not modified"),
         None => tracing::info!(
-            status = ?r.status,
+            status = r.status,
             items = r.items_in_feed,
             new = r.new_items,
             matches = r.matches,

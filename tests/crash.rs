@@ -76,12 +76,22 @@ fn kill_9_twenty_times_loses_and_repeats_nothing() {
     }
     // A last run catches up: every item stored, nothing left pending; then
     // it stops cleanly on SIGTERM.
+    let last_log = cfg.dir.path().join("last-run.log");
     let mut child = bin()
         .args(["run", "--config", cfg.path().to_str().unwrap()])
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&last_log).unwrap())
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    // Started (and listening for signals) before anything is judged: the
+    // killed runs may have done all the work already.
+    while !std::fs::read_to_string(&last_log)
+        .unwrap()
+        .contains("newshound started")
+    {
+        assert!(std::time::Instant::now() < deadline, "the last run did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     loop {
         let conn = rusqlite::Connection::open(cfg.db()).unwrap();
         let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap_or(-1) as usize;
@@ -97,7 +107,12 @@ fn kill_9_twenty_times_loses_and_repeats_nothing() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    assert!(child.wait().unwrap().success());
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "{status}:\n{}",
+        std::fs::read_to_string(&last_log).unwrap()
+    );
 
     // The database: every item matched, every match's alert delivered to
     // both sinks.
