@@ -476,3 +476,63 @@ fn sink_config_errors_have_places() {
         );
     }
 }
+
+/// Slack, Discord and ntfy get their own shapes, each with the watchlist,
+/// title, outlet, link and matched terms; ntfy's token goes as a bearer.
+#[test]
+fn chat_and_push_sinks_get_their_own_shapes() {
+    let rx = Receiver::start(Arc::new(|_, _, _, _| Answer::ok()));
+    let sinks = format!(
+        "[[sink]]\nname = \"team\"\nkind = \"slack\"\nurl_env = \"NH_SLACK\"\n\n\
+         [[sink]]\nname = \"guild\"\nkind = \"discord\"\nurl_env = \"NH_DISCORD\"\n\n\
+         [[sink]]\nname = \"phone\"\nkind = \"ntfy\"\nurl = \"{}\"\ntopic = \"peace-desk\"\ntoken_env = \"NH_NTFY\"\n",
+        rx.url("/ntfy")
+    );
+    let (cfg, _feeds, _dir) = setup(3, &sinks, "");
+    let out = bin()
+        .args(["once", "--config", cfg.path().to_str().unwrap()])
+        .env("NH_SLACK", rx.url("/slack/T000/B000/XXXX"))
+        .env("NH_DISCORD", rx.url("/discord/123/abc"))
+        .env("NH_NTFY", "tk_secret_token")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let got = rx.received();
+    let on = |prefix: &str| -> Vec<serde_json::Value> {
+        got.iter()
+            .filter(|r| r.path.starts_with(prefix))
+            .map(|r| serde_json::from_slice(&r.body).unwrap())
+            .collect()
+    };
+    let (slack, discord, ntfy) = (on("/slack/"), on("/discord/"), on("/ntfy"));
+    assert_eq!((slack.len(), discord.len(), ntfy.len()), (3, 3, 3));
+    for i in 0..3 {
+        let title = format!("Ukraine peace plan: round {i} in Geneva");
+        let link = format!("https://n.example/g{i}");
+        let text = slack
+            .iter()
+            .map(|v| v["text"].as_str().unwrap())
+            .find(|t| t.contains(&title))
+            .unwrap_or_else(|| panic!("no slack message for {title}: {slack:?}"));
+        for part in ["[peace]", "HIGH", "feed 0", link.as_str(), "matched: "] {
+            assert!(text.contains(part), "{part} missing from {text}");
+        }
+        let content = discord
+            .iter()
+            .map(|v| v["content"].as_str().unwrap())
+            .find(|t| t.contains(&title))
+            .unwrap();
+        assert!(content.chars().count() <= 2000 && content.contains(&link));
+        let push = ntfy.iter().find(|v| v["click"] == link.as_str()).unwrap();
+        assert_eq!(push["topic"], "peace-desk");
+        assert!(push["title"].as_str().unwrap().contains(&title));
+        assert!(push["message"].as_str().unwrap().contains("matched: "));
+        assert_eq!(push["priority"], 4, "high severity");
+        assert!(push["tags"].as_array().unwrap().iter().any(|t| t == "peace"));
+    }
+    assert!(
+        got.iter()
+            .filter(|r| r.path == "/ntfy")
+            .all(|r| r.header("authorization") == Some("Bearer tk_secret_token"))
+    );
+}
