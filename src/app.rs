@@ -28,7 +28,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::{Pipeline, PollReport};
 use crate::rules::Matcher;
 use crate::scheduler::{self, DueQueue, FeedRow, Health, Policy};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::systemd;
 
 /// How long shutdown waits for polls in flight before giving up on them.
@@ -266,6 +266,11 @@ async fn poll_all(parts: &Parts, feeds: Vec<FeedRow>, cancel: &CancellationToken
 /// is committed and delivered, and the report says how many were cut.
 pub async fn run_once(config: Config, all: bool, cancel: CancellationToken) -> anyhow::Result<CycleReport> {
     let parts = Parts::build(config, Clock::System)?;
+    // A one-shot run checks the whole file before writing to it.
+    if let Err(e) = parts.store.check_integrity().await {
+        parts.close().await;
+        return Err(e.into());
+    }
     let feeds = parts.sync_feeds().await?;
     let now = parts.clock.now_ms();
     let due: Vec<FeedRow> = feeds
@@ -610,6 +615,21 @@ pub async fn run_daemon_with(config: Config, cancel: CancellationToken, opts: Da
             .filter(|f| scheduler::is_due(&f.state, window_end, false)),
     );
 
+    // The whole file's structure is checked after READY: on a large
+    // database with a cold cache it takes seconds (docs/performance.md). A
+    // damaged one stops the daemon.
+    let (damaged_tx, mut damaged_rx) = mpsc::channel::<StoreError>(1);
+    let store = parts.store.clone();
+    tasks.spawn(async move {
+        match store.check_integrity().await {
+            Ok(()) => tracing::info!("database check: ok"),
+            Err(e) => {
+                let _ = damaged_tx.send(e).await;
+            }
+        }
+    });
+    let mut damaged = None;
+
     let board = Arc::new(StatusBoard::default());
     board.update(&schedule.feeds, Some("no reload yet".into()), &parts.metrics);
     spawn_status(&tasks, stop_tasks.clone(), board.clone(), parts.store.clone(), clock);
@@ -650,6 +670,12 @@ pub async fn run_daemon_with(config: Config, cancel: CancellationToken, opts: Da
         };
         tokio::select! {
             _ = cancel.cancelled() => break,
+            Some(e) = damaged_rx.recv() => {
+                tracing::error!(error = %crate::store::chain(&e), "the database check failed: stopping");
+                systemd::status("stopping: the database is damaged");
+                damaged = Some(e);
+                break;
+            }
             _ = pet => systemd::watchdog(),
             _ = heartbeat.tick() => parts.metrics.heartbeat(parts.clock.now_ms()),
             _ = &mut stall => {
@@ -776,5 +802,8 @@ pub async fn run_daemon_with(config: Config, cancel: CancellationToken, opts: Da
     }
     parts.close().await;
     tracing::info!("stopped");
-    Ok(())
+    match damaged {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }

@@ -135,6 +135,10 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Copy the database consistently to a new FILE, also while the daemon
+    /// runs (restore: stop the daemon, put the copy in place of the
+    /// database, remove its -wal and -shm files, start)
+    Backup { file: PathBuf },
     /// Full-text search over stored items.
     Search {
         query: String,
@@ -350,6 +354,7 @@ fn main() -> ExitCode {
                 Some(FeedsAction::Export) => commands::feeds_export(&cli.config),
             },
             Command::Generate { out } => generate(&out).map_err(|e| Failure::Other(e.into())),
+            Command::Backup { file } => commands::backup(&cli.config, &file).await,
             Command::Search { query, limit } => commands::search(&cli.config, &query, limit).await,
         }
     });

@@ -3,6 +3,7 @@
 //! [`Failure`]. They use the library's public API only.
 
 mod alerts;
+mod backup;
 mod check;
 mod eval;
 mod feeds;
@@ -13,6 +14,7 @@ mod search;
 mod shared;
 
 pub use alerts::{AlertsOptions, alerts, alerts_retry};
+pub use backup::backup;
 pub use check::check;
 pub use eval::{EvalOptions, Show, eval, read_labels};
 pub use feeds::{feed_json, feeds, feeds_export, feeds_import};

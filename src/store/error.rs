@@ -32,6 +32,19 @@ pub enum StoreError {
     },
     #[error("the database file {path} is read-only")]
     ReadOnly { path: PathBuf },
+    #[error(
+        "the database {path} is damaged ({detail}); newshound will not use it. Put back the last good copy \
+         (`newshound backup FILE` makes one while the daemon runs), or save what is readable with \
+         `sqlite3 {path} .recover | sqlite3 NEW.db` and set `database` to NEW.db"
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    #[error(
+        "{path} is not a newshound database (not an SQLite file, or its first page is destroyed); \
+         move it away to start a new one, or put back a good copy"
+    )]
+    NotADatabase { path: PathBuf },
+    #[error("the database {path} cannot be written: {reason}")]
+    CannotWrite { path: PathBuf, reason: String },
 }
 
 /// An error with its causes, as one line.

@@ -117,6 +117,15 @@ impl Store {
         }
     }
 
+    /// Checks the structure of the whole file (`PRAGMA quick_check`) on a
+    /// read-only connection beside the writer; `Corrupt` when damaged.
+    pub async fn check_integrity(&self) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || super::schema::quick_check(&path))
+            .await
+            .map_err(|_| StoreError::Closed)?
+    }
+
     /// Whether the database can take writes: its file is there and not
     /// read-only, and a write (rolled back) goes through the store thread.
     pub async fn check_writable(&self) -> Result<(), StoreError> {

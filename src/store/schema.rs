@@ -162,11 +162,17 @@ pub(super) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
             source,
         })?;
     }
-    let mut conn = Connection::open(path)?;
+    let why = |e: rusqlite::Error| classify(path, e);
+    let mut conn = Connection::open(path).map_err(why)?;
+    // The first read of the file: a destroyed header, a file that is not a
+    // database or one that cannot be opened shows here, named for what it
+    // is (before the tokenizer, whose registration fails on any of them).
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
+        .map_err(why)?;
     tokenizer::register(&conn)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     // WAL must be set outside a transaction.
-    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(why)?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // 6 MiB of page cache (the default is 2 MiB): inserts into a large
@@ -175,8 +181,86 @@ pub(super) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     // Savepoints' journals (one per job in a commit group) stay in memory:
     // on disk they cost a temporary file and a write per page.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    migrate(&mut conn)?;
+    migrate(&mut conn).map_err(|e| match e {
+        StoreError::Sqlite(e) => classify(path, e),
+        e => e,
+    })?;
     Ok(conn)
+}
+
+/// Names what an SQLite error says of the database file itself: damaged,
+/// not a database, or not writable (with the system's reason).
+pub(super) fn classify(path: &Path, e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode as C;
+    let path = path.to_path_buf();
+    match e.sqlite_error_code() {
+        Some(C::NotADatabase) => StoreError::NotADatabase { path },
+        Some(C::DatabaseCorrupt) => StoreError::Corrupt {
+            detail: e.to_string(),
+            path,
+        },
+        Some(C::ReadOnly | C::CannotOpen | C::PermissionDenied) => StoreError::CannotWrite {
+            reason: write_problem(&path).unwrap_or_else(|| e.to_string()),
+            path,
+        },
+        _ => StoreError::Sqlite(e),
+    }
+}
+
+/// Why the database file, or the files SQLite keeps beside it, cannot be
+/// written, as the system says it.
+fn write_problem(path: &Path) -> Option<String> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if path.exists() {
+        if let Err(e) = std::fs::OpenOptions::new().append(true).open(path) {
+            return Some(format!("{}: {e}", path.display()));
+        }
+    }
+    let probe = dir.join(format!(".newshound-probe-{}", std::process::id()));
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            None
+        }
+        Err(e) => Some(format!(
+            "its folder {} does not take new files ({e}); SQLite keeps its -wal and -shm files there",
+            dir.display()
+        )),
+    }
+}
+
+/// `PRAGMA quick_check` on a connection of its own, read-only: the
+/// b-trees' structure, page by page (not the indexes' agreement with their
+/// tables). Reads the whole file.
+pub fn quick_check(path: &Path) -> Result<(), StoreError> {
+    use rusqlite::OpenFlags;
+    let why = |e: rusqlite::Error| classify(path, e);
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(why)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let mut stmt = conn.prepare("PRAGMA quick_check(5)").map_err(why)?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(why)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(why)?;
+    if rows.len() == 1 && rows[0] == "ok" {
+        Ok(())
+    } else {
+        let detail: Vec<&str> = rows
+            .iter()
+            .flat_map(|r| r.lines())
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("***"))
+            .collect();
+        Err(StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail: detail.join("; "),
+        })
+    }
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -195,6 +279,30 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     tx.pragma_update(None, "user_version", supported)?;
     tx.commit()?;
     Ok(())
+}
+
+/// Writes a consistent copy of the database at `path` to `dest` (a new
+/// file) with `VACUUM INTO`, on a read-only connection, so that a running
+/// daemon keeps writing meanwhile; then checks the copy. Returns its size.
+pub fn backup(path: &Path, dest: &Path) -> Result<u64, StoreError> {
+    use rusqlite::OpenFlags;
+    let why = |e: rusqlite::Error| classify(path, e);
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(why)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
+        .map_err(why)?;
+    let target = dest.to_string_lossy().into_owned();
+    conn.execute("VACUUM INTO ?1", [&target])
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly) => StoreError::CannotWrite {
+                path: dest.to_path_buf(),
+                reason: e.to_string(),
+            },
+            _ => classify(path, e),
+        })?;
+    quick_check(dest)?;
+    Ok(std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0))
 }
 
 #[cfg(test)]
