@@ -121,13 +121,55 @@ fn is_canonical_http_url(link: &str) -> bool {
 }
 
 pub(super) fn link_story_key(link: &str) -> Option<String> {
-    let u = Url::parse(link).ok()?;
-    let host = u.host_str()?.trim_start_matches("www.");
-    let path = u.path().trim_end_matches('/');
-    Some(match u.query() {
-        Some(q) => format!("u:{host}{path}?{q}"),
-        None => format!("u:{host}{path}"),
-    })
+    identity_url(link).map(|u| format!("u:{u}"))
+}
+
+/// Query parameters that only ask for the AMP rendering of a page.
+fn is_amp_param(name: &str, value: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    let value = value.to_ascii_lowercase();
+    matches!(name.as_str(), "amp" | "_amp" | "usqp") || (name == "outputtype" && value == "amp")
+}
+
+/// The form of a link that names one article, whatever door it came
+/// through: no scheme (http and https alike), no `www.` or `amp.` host
+/// prefix, no AMP path suffix (`/amp`, `.amp`) or AMP query parameter, no
+/// trailing slash, tracking parameters and fragment dropped. Idempotent:
+/// `identity_url("https://" + identity_url(x))` is `identity_url(x)`.
+pub fn identity_url(link: &str) -> Option<String> {
+    let u = Url::parse(&canonical_url(link, None)?).ok()?;
+    let mut host = u.host_str()?;
+    loop {
+        match host.strip_prefix("www.").or_else(|| host.strip_prefix("amp.")) {
+            Some(rest) if rest.contains('.') => host = rest,
+            _ => break,
+        }
+    }
+    let mut path = u.path();
+    loop {
+        let trimmed = path
+            .trim_end_matches('/')
+            .strip_suffix("/amp")
+            .or_else(|| path.trim_end_matches('/').strip_suffix(".amp"));
+        match trimmed {
+            Some(p) => path = p,
+            None => break,
+        }
+    }
+    let path = path.trim_end_matches('/');
+    let kept: Vec<(String, String)> = u
+        .query_pairs()
+        .filter(|(k, v)| !is_amp_param(k, v))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+    if kept.is_empty() {
+        return Some(format!("{host}{port}{path}"));
+    }
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(kept)
+        .finish();
+    Some(format!("{host}{port}{path}?{query}"))
 }
 
 /// Fewest words a title needs to identify a story on its own.
@@ -178,6 +220,53 @@ mod tests {
         );
         assert_eq!(a.story_keys(), b.story_keys());
         assert_eq!(mk("Live updates", None).story_keys(), ["i:g:1"]);
+    }
+
+    #[test]
+    fn amp_www_and_scheme_are_one_identity() {
+        let id = |l: &str| identity_url(l).unwrap();
+        let plain = id("https://www.example.com/world/peace-plan-talks");
+        assert_eq!(plain, "example.com/world/peace-plan-talks");
+        for l in [
+            "http://example.com/world/peace-plan-talks/",
+            "https://amp.example.com/world/peace-plan-talks",
+            "https://www.example.com/world/peace-plan-talks/amp",
+            "https://www.example.com/world/peace-plan-talks/amp/",
+            "https://example.com/world/peace-plan-talks.amp",
+            "https://example.com/world/peace-plan-talks?outputType=amp",
+            "https://example.com/world/peace-plan-talks?amp=1&utm_source=x",
+            "https://example.com/world/peace-plan-talks#comments",
+        ] {
+            assert_eq!(id(l), plain, "{l}");
+        }
+        // Another article, or a query that names one, stays apart.
+        assert_ne!(id("https://example.com/world/peace-plan-talks-2"), plain);
+        assert_ne!(id("https://example.com/article?id=7"), id("https://example.com/article?id=8"));
+        // A host that is only "www." and a name is left as it is.
+        assert_eq!(id("https://amp.com/x"), "amp.com/x");
+    }
+
+    proptest::proptest! {
+        /// Folding a link twice gives what folding it once gives.
+        #[test]
+        fn identity_urls_are_idempotent(
+            scheme in "https?",
+            prefix in "(www\\.|amp\\.|www\\.amp\\.)?",
+            host in "[a-z]{1,8}\\.(com|org|ua)",
+            segs in proptest::collection::vec("[a-zA-Z0-9._~%-]{0,8}", 0..4),
+            tail in "(/amp|\\.amp|/|)",
+            query in proptest::collection::vec(("[a-zA-Z_]{1,6}", "[a-zA-Z0-9%+=]{0,5}"), 0..3),
+        ) {
+            let mut link = format!("{scheme}://{prefix}{host}/{}{tail}", segs.join("/"));
+            if !query.is_empty() {
+                let q: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                link = format!("{link}?{}", q.join("&"));
+            }
+            if let Some(once) = identity_url(&link) {
+                let twice = identity_url(&format!("https://{once}"));
+                proptest::prop_assert_eq!(twice.as_deref(), Some(once.as_str()), "{}", link);
+            }
+        }
     }
 
     /// The shortcut for links already canonical gives what parsing gives.
