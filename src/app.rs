@@ -12,6 +12,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -40,6 +41,42 @@ const LAST_DELIVERY_PASS: Duration = Duration::from_secs(3);
 
 /// How often the daemon adds new items to the full-text index.
 const FTS_EVERY: Duration = Duration::from_secs(20);
+
+/// How often retention looks for items to prune, the items one step
+/// reads (one short write each), and how long a pruned item's tombstone
+/// is kept (a feed that lists an item a year later is rare).
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+const PRUNE_BATCH: usize = 200;
+const TOMBSTONE_KEEP: Duration = Duration::from_secs(365 * 86_400);
+
+/// Retention: items that matched nothing and were first seen longer than
+/// `keep` ago are removed, a short write at a time; returns how many.
+pub async fn prune(store: &Store, keep: Duration, clock: Clock, stop: &CancellationToken) -> Result<usize, StoreError> {
+    let now = clock.now_ms();
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    let (cutoff, tombstones) = (
+        now.saturating_sub(ms(keep)),
+        now.saturating_sub(ms(keep.max(TOMBSTONE_KEEP))),
+    );
+    let mut removed = 0;
+    loop {
+        let step = store.prune_step(cutoff, tombstones, PRUNE_BATCH).await?;
+        removed += step.removed;
+        if !step.more && step.tombstones_removed < PRUNE_BATCH || stop.is_cancelled() {
+            break;
+        }
+        // Other writers take their turn between steps.
+        tokio::task::yield_now().await;
+    }
+    if removed > 0 {
+        tracing::info!(
+            removed,
+            keep_days = keep.as_secs() / 86_400,
+            "pruned items that matched nothing"
+        );
+    }
+    Ok(removed)
+}
 
 /// A site queue that makes a cycle last at least this long is logged.
 const SITE_WAIT_WORTH_SAYING: Duration = Duration::from_secs(10);
@@ -279,6 +316,9 @@ pub async fn run_once(config: Config, all: bool, cancel: CancellationToken) -> a
         .collect();
     let polls = poll_all(&parts, due, &cancel).await;
     parts.store.index_pending().await?;
+    if let Some(keep) = parts.config.keep_unmatched {
+        prune(&parts.store, keep, parts.clock, &cancel).await?;
+    }
     let drained = parts.delivery.drain_all().await?;
     let mut report = CycleReport {
         delivered: drained.delivered,
@@ -552,6 +592,12 @@ impl Schedule {
     }
 }
 
+fn keep_millis(config: &Config) -> u64 {
+    config
+        .keep_unmatched
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1))
+}
+
 /// Like [`run_daemon`], with options.
 pub async fn run_daemon_with(config: Config, cancel: CancellationToken, opts: DaemonOptions) -> anyhow::Result<()> {
     let clock = opts.clock;
@@ -574,6 +620,20 @@ pub async fn run_daemon_with(config: Config, cancel: CancellationToken, opts: Da
         async move {
             if let Err(e) = store.index_pending().await {
                 tracing::error!(error = %e, "full-text indexing failed");
+            }
+        }
+    });
+    // Retention, with the keep time of the latest configuration (0:
+    // forever).
+    let keep_ms = Arc::new(AtomicU64::new(keep_millis(&parts.config)));
+    let (store, keep, stop) = (parts.store.clone(), keep_ms.clone(), stop_tasks.clone());
+    spawn_ticker(&tasks, stop_tasks.clone(), PRUNE_EVERY, move || {
+        let (store, keep, stop) = (store.clone(), keep.load(Ordering::Relaxed), stop.clone());
+        async move {
+            if keep > 0 {
+                if let Err(e) = prune(&store, Duration::from_millis(keep), clock, &stop).await {
+                    tracing::error!(error = %crate::store::chain(&e), "pruning failed");
+                }
             }
         }
     });
@@ -698,6 +758,7 @@ pub async fn run_daemon_with(config: Config, cancel: CancellationToken, opts: Da
                             tracing::warn!("{w}");
                         }
                         let concurrency = parts.config.polling.concurrency;
+                        keep_ms.store(keep_millis(&new), Ordering::Relaxed);
                         let (restart_only, sinks_changed) = parts.reload(new);
                         if sinks_changed {
                             // The old runners finish what they are sending;

@@ -281,3 +281,56 @@ fn an_older_schema_is_upgraded_and_a_newer_one_refused() {
         stderr(&out)
     );
 }
+
+/// Items that matched nothing go after `[archive] keep_unmatched`, from the
+/// full-text index too; matched ones stay; a pruned item still listed by
+/// its feed is not taken for new.
+#[test]
+fn retention_prunes_unmatched_items_and_remembers_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let titles: Vec<String> = (0..20)
+        .map(|i| {
+            if i % 2 == 0 {
+                format!("Ukraine peace plan: round {i} in Geneva")
+            } else {
+                format!("Harbour festival draws record crowds, day {i}")
+            }
+        })
+        .collect();
+    let guids: Vec<String> = (0..20).map(|i| format!("g{i}")).collect();
+    let mut items: Vec<(&str, &str)> = titles
+        .iter()
+        .map(String::as_str)
+        .zip(guids.iter().map(String::as_str))
+        .collect();
+    write_feed(dir.path(), "f.xml", &items);
+    let server = FixtureServer::start_in(dir.path().to_path_buf());
+    let cfg = TestConfig::new(&[server.url("/feed/f.xml")], "");
+    let text = std::fs::read_to_string(cfg.path()).unwrap();
+    std::fs::write(cfg.path(), format!("{text}\n[archive]\nkeep_unmatched = \"1s\"\n")).unwrap();
+    let c = cfg.path();
+    let items_in_db = || -> i64 {
+        rusqlite::Connection::open(cfg.db())
+            .unwrap()
+            .query_row("SELECT count(*) FROM items", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(run(&["once", "--config", c.to_str().unwrap()]).status.code(), Some(0));
+    assert_eq!(items_in_db(), 20);
+    let found = stdout(&run(&["search", "harbour", "--config", c.to_str().unwrap()]));
+    assert_eq!(found.matches("Harbour festival").count(), 10, "{found}");
+    std::thread::sleep(Duration::from_millis(1100));
+    // The feed changes (one new item): it is fetched again, still listing
+    // the pruned ones.
+    items.push(("Harbour festival closes", "g-new"));
+    write_feed(dir.path(), "f.xml", &items);
+    let out = run(&["once", "--all", "--config", c.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("1 new items"), "{}", stdout(&out));
+    // Ten matched items, and the new one (seen just now).
+    assert_eq!(items_in_db(), 11);
+    let found = stdout(&run(&["search", "harbour", "--config", c.to_str().unwrap()]));
+    assert_eq!(found.matches("Harbour festival").count(), 1, "{found}");
+    let found = stdout(&run(&["search", "geneva", "--config", c.to_str().unwrap()]));
+    assert_eq!(found.matches("Ukraine peace plan").count(), 10, "{found}");
+}

@@ -20,6 +20,8 @@ pub(super) struct RawMain {
     #[serde(default)]
     pub(super) alerts: RawAlerts,
     #[serde(default)]
+    pub(super) archive: RawArchive,
+    #[serde(default)]
     pub(super) log: RawLog,
     #[serde(default)]
     pub(super) http: RawHttp,
@@ -142,6 +144,13 @@ pub(super) struct RawPolling {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAlerts {
     pub(super) first_poll_max_age: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawArchive {
+    /// How long items that matched no watchlist are kept, or "forever".
+    pub(super) keep_unmatched: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

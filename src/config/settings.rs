@@ -78,6 +78,10 @@ pub struct Config {
     pub feeds_file: PathBuf,
     pub polling: Polling,
     pub alerts: AlertSettings,
+    /// How long items that matched no watchlist are kept (`[archive]
+    /// keep_unmatched`, default 30 days); `None`: forever. Matched items
+    /// are kept forever.
+    pub keep_unmatched: Option<Duration>,
     pub feeds: Vec<FeedSpec>,
     pub watchlists: Vec<CompiledWatchlist>,
     /// The log filter from `[log] level` (tracing's EnvFilter syntax), when
@@ -116,6 +120,9 @@ impl Config {
         out
     }
 }
+
+/// How long items that matched nothing are kept by default.
+pub const DEFAULT_KEEP_UNMATCHED: Duration = Duration::from_secs(30 * 86_400);
 
 /// Loads and validates the configuration at `path`, with its feed list,
 /// watchlists and aliases. Every problem found is returned, not only the
@@ -189,6 +196,10 @@ fn load_with(path: &Path, resolve_secrets: bool) -> Result<Config, ConfigErrors>
         }
         polling.min_interval = polling.max_interval;
     }
+    let keep_unmatched = match &raw.archive.keep_unmatched {
+        Some(v) if v.get_ref().trim() == "forever" => None,
+        v => Some(duration_field(&src, v, DEFAULT_KEEP_UNMATCHED, &mut diags)),
+    };
     let alerts = AlertSettings {
         first_poll_max_age: duration_field(
             &src,
@@ -296,6 +307,7 @@ fn load_with(path: &Path, resolve_secrets: bool) -> Result<Config, ConfigErrors>
             feeds_file,
             polling,
             alerts,
+            keep_unmatched,
             feeds,
             watchlists,
             log_level,

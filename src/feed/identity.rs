@@ -241,7 +241,10 @@ mod tests {
         }
         // Another article, or a query that names one, stays apart.
         assert_ne!(id("https://example.com/world/peace-plan-talks-2"), plain);
-        assert_ne!(id("https://example.com/article?id=7"), id("https://example.com/article?id=8"));
+        assert_ne!(
+            id("https://example.com/article?id=7"),
+            id("https://example.com/article?id=8")
+        );
         // A host that is only "www." and a name is left as it is.
         assert_eq!(id("https://amp.com/x"), "amp.com/x");
     }

@@ -57,6 +57,15 @@ pub struct CommitSummary {
     pub duplicates: usize,
 }
 
+/// What one retention step did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneStep {
+    pub removed: usize,
+    pub tombstones_removed: usize,
+    /// Whether more items may be due.
+    pub more: bool,
+}
+
 /// A stored item, for search and replay.
 #[derive(Debug, Clone)]
 pub struct StoredItem {
@@ -73,13 +82,15 @@ impl Store {
     pub async fn unseen_keys(&self, feed_id: i64, keys: Vec<String>) -> Result<Vec<String>, StoreError> {
         self.call(move |conn| {
             let mut stmt = conn.prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND key = ?2")?;
+            // A pruned item's identity stays behind it.
+            let mut pruned = conn.prepare_cached("SELECT 1 FROM tombstones WHERE feed_id = ?1 AND key = ?2")?;
             let mut seen = HashSet::new();
             let mut out = Vec::new();
             for k in keys {
                 if !seen.insert(k.clone()) {
                     continue;
                 }
-                if !stmt.exists(params![feed_id, k])? {
+                if !stmt.exists(params![feed_id, k])? && !pruned.exists(params![feed_id, k])? {
                     out.push(k);
                 }
             }
@@ -136,6 +147,83 @@ impl Store {
         }
     }
 
+    /// One step of retention: among the next `batch` items (in first-seen
+    /// order) seen before `cutoff`, those that matched no watchlist are
+    /// removed (from the full-text index too), each leaving a tombstone;
+    /// tombstones older than `tombstone_cutoff` go. A step is one short
+    /// write; call again while it says there is more.
+    pub async fn prune_step(&self, cutoff: i64, tombstone_cutoff: i64, batch: usize) -> Result<PruneStep, StoreError> {
+        self.call(move |conn| {
+            let tx = conn.savepoint()?;
+            let meta = |k: &str| -> rusqlite::Result<i64> {
+                tx.query_row("SELECT coalesce((SELECT value FROM meta WHERE key = ?1), 0)", [k], |r| r.get(0))
+            };
+            let (after, indexed) = (meta("prune_after")?, meta("fts_upto")?);
+            let rows = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT i.id, i.feed_id, i.key, i.title, i.summary, i.content, i.first_seen,
+                            EXISTS (SELECT 1 FROM matches m WHERE m.item_id = i.id)
+                     FROM items i WHERE i.id > ?1 ORDER BY i.id LIMIT ?2",
+                )?;
+                stmt.query_map(params![after, batch as i64], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, i64>(6)?,
+                        r.get::<_, bool>(7)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?
+            };
+            let mut step = PruneStep {
+                more: rows.len() == batch,
+                ..PruneStep::default()
+            };
+            let mut last = after;
+            {
+                let mut unindex = tx.prepare_cached(
+                    "INSERT INTO items_fts (items_fts, rowid, title, summary, content) VALUES ('delete', ?1, ?2, ?3, ?4)",
+                )?;
+                let mut tomb = tx.prepare_cached("INSERT OR IGNORE INTO tombstones (feed_id, key, at) VALUES (?1, ?2, ?3)")?;
+                let mut delete = tx.prepare_cached("DELETE FROM items WHERE id = ?1")?;
+                for (id, feed_id, key, title, summary, content, first_seen, matched) in rows {
+                    if first_seen >= cutoff {
+                        // Items are stored in first-seen order: the rest are
+                        // younger.
+                        step.more = false;
+                        break;
+                    }
+                    last = id;
+                    if matched {
+                        continue;
+                    }
+                    if id <= indexed {
+                        unindex.execute(params![id, title, summary, content])?;
+                    }
+                    tomb.execute(params![feed_id, key, first_seen])?;
+                    delete.execute([id])?;
+                    step.removed += 1;
+                }
+            }
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('prune_after', ?1)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [last],
+            )?;
+            step.tombstones_removed = tx.execute(
+                "DELETE FROM tombstones WHERE (feed_id, key) IN (SELECT feed_id, key FROM tombstones WHERE at < ?1 LIMIT ?2)",
+                params![tombstone_cutoff, batch as i64],
+            )?;
+            tx.commit()?;
+            Ok(step)
+        })
+        .await
+    }
+
     /// Full-text search over stored items, best first. The query uses
     /// SQLite FTS5 syntax; one that does not parse is searched as plain
     /// words.
@@ -183,7 +271,7 @@ impl Store {
     /// Counts rows of a table, for tests and status lines.
     pub async fn count(&self, table: &'static str) -> Result<u64, StoreError> {
         self.call(move |conn| {
-            let allowed = ["feeds", "items", "matches", "outbox", "story_alerts"];
+            let allowed = ["feeds", "items", "matches", "outbox", "story_alerts", "tombstones"];
             if !allowed.contains(&table) {
                 return Err(StoreError::Sqlite(rusqlite::Error::InvalidQuery));
             }
@@ -389,6 +477,103 @@ mod tests {
         assert_eq!(first, [true, false, true, true, false]);
         assert_eq!(store.first_of_stories(pairs).await.unwrap(), first);
         assert_eq!(store.count("story_alerts").await.unwrap(), 0);
+        store.close().await;
+    }
+
+    /// Three simulated days of 200 items an hour, kept 6 hours, their
+    /// tombstones a day: the file is as large after the third day as after
+    /// the second, and what was pruned is still known to its feed while
+    /// its tombstone lasts.
+    #[tokio::test]
+    async fn retention_keeps_the_file_steady_and_leaves_tombstones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = Store::open(&path).unwrap();
+        let spec = crate::config::FeedSpec {
+            url: "https://f.example/rss".into(),
+            name: "f".into(),
+            lang: None,
+            interval: None,
+            tags: vec![],
+        };
+        let feed = store.sync_feeds(vec![spec], 0).await.unwrap()[0].id;
+        let hour = 3_600_000_i64;
+        let mut sizes = Vec::new();
+        let mut n = 0;
+        let mut now = 0;
+        for h in 0..72 {
+            now = 1_764_000_000_000 + h * hour;
+            let items = (0..200)
+                .map(|_| {
+                    n += 1;
+                    NewItem {
+                        item: Item {
+                            key: format!("g:{n}"),
+                            title: format!("Report {n} on the talks in Geneva"),
+                            summary: "A summary of the usual length, with a few clauses. ".repeat(8),
+                            content: String::new(),
+                            link: Some(format!("https://f.example/{n}")),
+                            published: None,
+                            lang: None,
+                            tags: vec![],
+                            authors: vec![],
+                        },
+                        matches: vec![],
+                    }
+                })
+                .collect();
+            let state = FeedState::default();
+            store
+                .commit_poll(PollCommit {
+                    feed_id: feed,
+                    state,
+                    items,
+                    now,
+                })
+                .await
+                .unwrap();
+            store.index_pending().await.unwrap();
+            while store
+                .prune_step(now - 6 * hour, now - 24 * hour, 200)
+                .await
+                .unwrap()
+                .more
+            {}
+            if h == 47 || h == 71 {
+                // The file's size once the log is folded back into it.
+                let size = store
+                    .call(|c| {
+                        let pages: i64 = c.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+                        let page: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+                        Ok(pages * page)
+                    })
+                    .await
+                    .unwrap();
+                sizes.push(size as f64);
+            }
+        }
+        assert!(sizes[1] <= sizes[0] * 1.10, "{sizes:?}");
+        // The last 7 hours (the cutoff hour included) are kept.
+        assert_eq!(store.count("items").await.unwrap(), 7 * 200);
+        // Pruned 7 hours ago: its tombstone says it was seen; pruned more
+        // than a day ago: forgotten.
+        let recent = format!("g:{}", n - 8 * 200);
+        assert_eq!(
+            store
+                .unseen_keys(feed, vec![recent, "g:1".into(), "g:999999".into()])
+                .await
+                .unwrap(),
+            ["g:1", "g:999999"]
+        );
+        // Tombstones go after their own cutoff.
+        while store
+            .prune_step(now - 6 * hour, now, 200)
+            .await
+            .unwrap()
+            .tombstones_removed
+            > 0
+        {}
+        assert_eq!(store.count("tombstones").await.unwrap(), 0);
         store.close().await;
     }
 }

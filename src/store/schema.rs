@@ -153,6 +153,20 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX matches_alert ON matches(alert_id) WHERE alert_id IS NOT NULL;
     "#,
+    // 9: retention. Items that matched nothing are pruned after
+    // `[archive] keep_unmatched`; each leaves its identity behind as a
+    // tombstone, so that it is not taken for new if its feed still lists
+    // it. `prune_after` is the last item id the pruning has passed.
+    r#"
+    CREATE TABLE tombstones (
+        feed_id INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (feed_id, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX tombstones_at ON tombstones(at);
+    INSERT OR IGNORE INTO meta (key, value) VALUES ('prune_after', 0);
+    "#,
 ];
 
 pub(super) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
