@@ -141,9 +141,22 @@ enum Command {
     Backup { file: PathBuf },
     /// Full-text search over stored items.
     Search {
+        /// Words, "phrases", prefix*, AND/OR/NOT (SQLite FTS5 syntax)
         query: String,
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// Only items first seen this recently ("2h", "7d")
+        #[arg(long)]
+        since: Option<String>,
+        /// Only items that matched this watchlist
+        #[arg(long)]
+        watchlist: Option<String>,
+        /// Only the items of this story (its alert id)
+        #[arg(long)]
+        story: Option<String>,
+        /// One JSON object per hit
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -355,7 +368,24 @@ fn main() -> ExitCode {
             },
             Command::Generate { out } => generate(&out).map_err(|e| Failure::Other(e.into())),
             Command::Backup { file } => commands::backup(&cli.config, &file).await,
-            Command::Search { query, limit } => commands::search(&cli.config, &query, limit).await,
+            Command::Search {
+                query,
+                limit,
+                since,
+                watchlist,
+                story,
+                json,
+            } => {
+                let opts = commands::SearchOptions {
+                    query,
+                    limit,
+                    since,
+                    watchlist,
+                    story,
+                    json,
+                };
+                commands::search(&cli.config, &opts).await
+            }
         }
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));

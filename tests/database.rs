@@ -334,3 +334,49 @@ fn retention_prunes_unmatched_items_and_remembers_them() {
     let found = stdout(&run(&["search", "geneva", "--config", c.to_str().unwrap()]));
     assert_eq!(found.matches("Ukraine peace plan").count(), 10, "{found}");
 }
+
+/// `search` filters by watchlist, story and age, marks the matched words
+/// in its snippet, and answers JSON.
+#[test]
+fn search_filters_and_marks_its_hits() {
+    let dir = tempfile::tempdir().unwrap();
+    let story = "Ukraine peace plan talks resume in Geneva with both delegations";
+    write_feed(
+        dir.path(),
+        "a.xml",
+        &[(story, "a1"), ("Geneva motor show opens its doors", "a2")],
+    );
+    write_feed(
+        dir.path(),
+        "b.xml",
+        &[(story, "b1"), ("Ukraine peace plan: Europe's counter-proposal", "b2")],
+    );
+    let server = FixtureServer::start_in(dir.path().to_path_buf());
+    let cfg = TestConfig::new(&[server.url("/feed/a.xml"), server.url("/feed/b.xml")], "");
+    let c = cfg.path();
+    let c = c.to_str().unwrap();
+    assert_eq!(run(&["once", "--config", c]).status.code(), Some(0));
+    let json = |args: &[&str]| -> Vec<serde_json::Value> {
+        let mut a = vec!["search", "--json", "--config", c];
+        a.extend(args);
+        let out = run(&a);
+        stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let all = json(&["geneva"]);
+    assert_eq!(all.len(), 3);
+    let matched = json(&["geneva", "--watchlist", "peace"]);
+    assert_eq!(matched.len(), 2);
+    assert!(matched.iter().all(|h| h["watchlists"][0] == "peace"));
+    // Both outlets' copies are one story.
+    let story_id = matched[0]["story"].as_str().unwrap();
+    assert_eq!(matched[1]["story"].as_str(), Some(story_id));
+    let of_story = json(&["peace", "--story", story_id]);
+    let mut sources: Vec<&str> = of_story.iter().map(|h| h["source"].as_str().unwrap()).collect();
+    sources.sort();
+    assert_eq!(sources, ["feed 0", "feed 1"]);
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(json(&["geneva", "--since", "1s"]).is_empty());
+    // Piped, the matched words are bracketed.
+    let out = stdout(&run(&["search", "motor", "--config", c]));
+    assert!(out.contains("[motor]") && out.contains("(feed 0)"), "{out}");
+}

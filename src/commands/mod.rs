@@ -21,5 +21,5 @@ pub use feeds::{feed_json, feeds, feeds_export, feeds_import};
 pub use matching::{match_items, match_line};
 pub use replay::replay;
 pub use run::{once, run};
-pub use search::search;
+pub use search::{SearchOptions, search};
 pub use shared::{EX_CONFIG, EX_TEMPFAIL, Failure};

@@ -57,6 +57,32 @@ pub struct CommitSummary {
     pub duplicates: usize,
 }
 
+/// A search with its filters.
+#[derive(Debug, Clone, Default)]
+pub struct SearchQuery {
+    /// FTS5 syntax; what does not parse is searched as plain words.
+    pub text: String,
+    pub limit: usize,
+    /// Only items first seen at or after this (Unix ms).
+    pub since: Option<i64>,
+    /// Only items that matched this watchlist.
+    pub watchlist: Option<String>,
+    /// Only the items of this story (its alert id).
+    pub story: Option<String>,
+}
+
+/// One search hit.
+#[derive(Debug, Clone)]
+pub struct SearchHit {
+    pub item: StoredItem,
+    /// Words around the matches, the matched ones between `\u{2}` and
+    /// `\u{3}`.
+    pub snippet: String,
+    pub watchlists: Vec<String>,
+    /// The story's alert id, when it matched a watchlist.
+    pub story: Option<String>,
+}
+
 /// What one retention step did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PruneStep {
@@ -241,6 +267,56 @@ impl Store {
                 Ok(v) => Ok(v),
                 Err(_) => {
                     let quoted: Vec<String> = query
+                        .split_whitespace()
+                        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+                        .collect();
+                    Ok(run(&mut stmt, &quoted.join(" "))?)
+                }
+            }
+        })
+        .await
+    }
+
+    /// Full-text search with filters, best first: each hit with a snippet
+    /// whose matched words are between `\u{2}` and `\u{3}`, and the
+    /// watchlists and story (alert id) it belongs to.
+    pub async fn search_hits(&self, q: SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
+        self.call(move |conn| {
+            let sql = format!(
+                "SELECT {ITEM_COLUMNS}, snippet(items_fts, -1, char(2), char(3), '…', 16),
+                        (SELECT group_concat(m.watchlist, ',') FROM matches m WHERE m.item_id = i.id),
+                        (SELECT m.alert_id FROM matches m WHERE m.item_id = i.id AND m.alert_id IS NOT NULL
+                          AND (?4 IS NULL OR m.watchlist = ?4) LIMIT 1)
+                 FROM items_fts JOIN items i ON i.id = items_fts.rowid
+                 JOIN feeds f ON f.id = i.feed_id
+                 WHERE items_fts MATCH ?1 AND i.first_seen >= ?3
+                   AND (?4 IS NULL OR EXISTS (SELECT 1 FROM matches m WHERE m.item_id = i.id AND m.watchlist = ?4))
+                   AND (?5 IS NULL OR EXISTS (SELECT 1 FROM matches m WHERE m.item_id = i.id AND m.alert_id = ?5))
+                 ORDER BY bm25(items_fts) LIMIT ?2"
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let run = |stmt: &mut rusqlite::Statement<'_>, text: &str| -> rusqlite::Result<Vec<SearchHit>> {
+                stmt.query_map(
+                    params![text, q.limit as i64, q.since.unwrap_or(i64::MIN), q.watchlist, q.story],
+                    |r| {
+                        Ok(SearchHit {
+                            item: stored_item(r)?,
+                            snippet: r.get::<_, Option<String>>(13)?.unwrap_or_default(),
+                            watchlists: r
+                                .get::<_, Option<String>>(14)?
+                                .map(|s| s.split(',').map(str::to_string).collect())
+                                .unwrap_or_default(),
+                            story: r.get(15)?,
+                        })
+                    },
+                )?
+                .collect()
+            };
+            match run(&mut stmt, &q.text) {
+                Ok(v) => Ok(v),
+                Err(_) => {
+                    let quoted: Vec<String> = q
+                        .text
                         .split_whitespace()
                         .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
                         .collect();

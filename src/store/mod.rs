@@ -25,6 +25,8 @@ mod tokenizer;
 pub use error::{StoreError, chain};
 pub use feeds::FeedHealth;
 pub use handle::Store;
-pub use items::{AlertDraft, CommitSummary, NewItem, NewMatch, PollCommit, PruneStep, StoredItem};
+pub use items::{
+    AlertDraft, CommitSummary, NewItem, NewMatch, PollCommit, PruneStep, SearchHit, SearchQuery, StoredItem,
+};
 pub use outbox::{AlertRow, DeliveryState, FailedDelivery, OutboxCounts, OutboxEntry, SinkDelivery};
 pub use tokenizer::TokenizerError;
