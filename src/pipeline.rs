@@ -224,11 +224,12 @@ impl Pipeline {
     /// The entries the feed has not stored yet, each identity once. A feed
     /// never polled with success has nothing stored: the store is not
     /// asked (storing still skips any it has).
-    async fn drop_known(&self, feed: &FeedRow, entries: Vec<RawEntry>) -> Result<Vec<RawEntry>, String> {
+    async fn drop_known(&self, feed: &FeedRow, mut entries: Vec<RawEntry>) -> Result<Vec<RawEntry>, String> {
+        feed::assign_link_keys(&mut entries);
         if feed.state.last_success.is_none() {
             return Ok(each_key_once(entries, |_| true));
         }
-        let keys: Vec<String> = entries.iter().map(|e| e.key.clone()).collect();
+        let keys: Vec<(String, Option<String>)> = entries.iter().map(|e| (e.key.clone(), e.link_key.clone())).collect();
         let unseen: HashSet<String> = self
             .store
             .unseen_keys(feed.id, keys)
@@ -260,10 +261,15 @@ impl Pipeline {
             fresh
                 .into_iter()
                 .map(|raw| {
+                    let link_key = raw.link_key.clone();
                     let item = raw.normalize();
                     let found = matcher.match_item(&item, &name, &url);
                     let matches = alerts.matches(&item, found, source, now);
-                    NewItem { item, matches }
+                    NewItem {
+                        item,
+                        link_key,
+                        matches,
+                    }
                 })
                 .collect()
         })

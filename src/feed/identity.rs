@@ -137,6 +137,19 @@ fn is_amp_param(name: &str, value: &str) -> bool {
 /// trailing slash, tracking parameters and fragment dropped. Idempotent:
 /// `identity_url("https://" + identity_url(x))` is `identity_url(x)`.
 pub fn identity_url(link: &str) -> Option<String> {
+    // Cutting a suffix can leave a path that parses to another one
+    // ("/..amp" -> "/." -> "/"): fold until nothing changes.
+    let mut id = fold_once(link)?;
+    for _ in 0..4 {
+        match fold_once(&format!("https://{id}")) {
+            Some(next) if next != id => id = next,
+            _ => break,
+        }
+    }
+    Some(id)
+}
+
+fn fold_once(link: &str) -> Option<String> {
     let u = Url::parse(&canonical_url(link, None)?).ok()?;
     let mut host = u.host_str()?;
     loop {

@@ -99,11 +99,32 @@ pub fn parse(
 #[derive(Debug, Clone)]
 pub struct RawEntry {
     pub key: String,
+    /// Its link's identity when that names this entry alone among the
+    /// document's entries (set by [`assign_link_keys`]).
+    pub link_key: Option<String>,
     /// Published, or else updated.
     pub published: Option<DateTime<Utc>>,
     entry: feed_rs::model::Entry,
     link: Option<String>,
     lang: Option<String>,
+}
+
+/// Gives each entry its link identity as `link_key`, unless another entry
+/// of the same document has the same (a feed whose items all link to one
+/// page: the link does not identify them).
+pub fn assign_link_keys(entries: &mut [RawEntry]) {
+    let ids: Vec<Option<String>> = entries.iter().map(RawEntry::link_identity).collect();
+    let mut count: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for id in ids.iter().flatten() {
+        *count.entry(id.as_str()).or_default() += 1;
+    }
+    let unique: Vec<bool> = ids
+        .iter()
+        .map(|id| id.as_deref().is_some_and(|i| count.get(i) == Some(&1)))
+        .collect();
+    for ((e, id), one) in entries.iter_mut().zip(ids.clone()).zip(unique) {
+        e.link_key = if one { id } else { None };
+    }
 }
 
 impl RawEntry {
@@ -126,11 +147,21 @@ impl RawEntry {
         };
         RawEntry {
             key,
+            link_key: None,
             published: e.published.or(e.updated),
             lang: e.language.as_deref().map(normalize_lang).or(lang.map(str::to_string)),
             entry: e,
             link,
         }
+    }
+
+    /// Its link's identity ([`identity_url`](super::identity::identity_url)),
+    /// when it has a link that names a page deeper than a site's root.
+    pub fn link_identity(&self) -> Option<String> {
+        self.link
+            .as_deref()
+            .and_then(super::identity::identity_url)
+            .filter(|id| id.split_once('/').is_some_and(|(_, path)| !path.is_empty()))
     }
 
     /// The entry as an [`Item`]: plain text, canonical link, tags.

@@ -36,6 +36,9 @@ pub struct NewMatch {
 #[derive(Debug, Clone)]
 pub struct NewItem {
     pub item: Item,
+    /// The link's identity, when it names one article (see
+    /// `RawEntry::link_identity`).
+    pub link_key: Option<String>,
     pub matches: Vec<NewMatch>,
 }
 
@@ -103,22 +106,35 @@ pub struct StoredItem {
 }
 
 impl Store {
-    /// Which of `keys` the feed has not stored yet, in the order given
-    /// (duplicates within `keys` reported once).
-    pub async fn unseen_keys(&self, feed_id: i64, keys: Vec<String>) -> Result<Vec<String>, StoreError> {
+    /// Which of `entries` (identity key, link identity) the feed has not
+    /// stored yet, by key in the order given (duplicates reported once). A
+    /// key the feed stored, or pruned, is known; so is an entry whose link
+    /// identity a stored item of the feed has (its GUID changed).
+    pub async fn unseen_keys(
+        &self,
+        feed_id: i64,
+        entries: Vec<(String, Option<String>)>,
+    ) -> Result<Vec<String>, StoreError> {
         self.call(move |conn| {
             let mut stmt = conn.prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND key = ?2")?;
             // A pruned item's identity stays behind it.
             let mut pruned = conn.prepare_cached("SELECT 1 FROM tombstones WHERE feed_id = ?1 AND key = ?2")?;
+            let mut by_link = conn.prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND link_key = ?2")?;
             let mut seen = HashSet::new();
             let mut out = Vec::new();
-            for k in keys {
+            for (k, link) in entries {
                 if !seen.insert(k.clone()) {
                     continue;
                 }
-                if !stmt.exists(params![feed_id, k])? && !pruned.exists(params![feed_id, k])? {
-                    out.push(k);
+                if stmt.exists(params![feed_id, k])? || pruned.exists(params![feed_id, k])? {
+                    continue;
                 }
+                if let Some(l) = link {
+                    if by_link.exists(params![feed_id, l])? {
+                        continue;
+                    }
+                }
+                out.push(k);
             }
             Ok(out)
         })
@@ -394,8 +410,8 @@ fn json_list(v: &[String]) -> Result<String, StoreError> {
 fn commit_in(tx: &Connection, c: &PollCommit) -> Result<CommitSummary, StoreError> {
     let mut summary = CommitSummary::default();
     let mut insert_item = tx.prepare_cached(
-        "INSERT INTO items (feed_id, key, title, summary, content, link, published, first_seen, lang, tags, authors)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+        "INSERT INTO items (feed_id, key, title, summary, content, link, published, first_seen, lang, tags, authors, link_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT(feed_id, key) DO NOTHING",
     )?;
     let mut insert_match = tx.prepare_cached(
@@ -420,6 +436,7 @@ fn commit_in(tx: &Connection, c: &PollCommit) -> Result<CommitSummary, StoreErro
             it.lang,
             json_list(&it.tags)?,
             json_list(&it.authors)?,
+            new.link_key,
         ])?;
         if inserted == 0 {
             // Already stored (the same identity twice in one document).
@@ -583,6 +600,7 @@ mod tests {
                 .map(|_| {
                     n += 1;
                     NewItem {
+                        link_key: None,
                         item: Item {
                             key: format!("g:{n}"),
                             title: format!("Report {n} on the talks in Geneva"),
@@ -636,7 +654,10 @@ mod tests {
         let recent = format!("g:{}", n - 8 * 200);
         assert_eq!(
             store
-                .unseen_keys(feed, vec![recent, "g:1".into(), "g:999999".into()])
+                .unseen_keys(
+                    feed,
+                    [recent, "g:1".into(), "g:999999".into()].map(|k| (k, None)).to_vec()
+                )
                 .await
                 .unwrap(),
             ["g:1", "g:999999"]

@@ -167,6 +167,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX tombstones_at ON tombstones(at);
     INSERT OR IGNORE INTO meta (key, value) VALUES ('prune_after', 0);
     "#,
+    // 10: an item's link identity (scheme, www., AMP folded), so that an
+    // entry whose GUID changed but whose link a stored item of the feed
+    // has is known, not new. Items stored before have none.
+    r#"
+    ALTER TABLE items ADD COLUMN link_key TEXT;
+    CREATE INDEX items_link ON items(feed_id, link_key) WHERE link_key IS NOT NULL;
+    "#,
 ];
 
 pub(super) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
