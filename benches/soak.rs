@@ -1,7 +1,8 @@
 //! The soak run: `newshound run` for 30 minutes against a farm of 2,000
 //! feeds on 127.0.0.1, a tenth of them changing each minute and a few
 //! faulty (500, 404, broken XML, an endpoint that never answers), with a
-//! JSONL and a webhook sink. Samples the daemon's resident memory and open
+//! JSONL and a webhook sink; every feed is polled at least every 2 minutes
+//! (`max_interval`), about 17 polls a second. Samples the daemon's resident memory and open
 //! file descriptors every 10 s; at the end checks that every expected
 //! alert was stored once and delivered to both sinks, and that memory and
 //! descriptors are flat: the mean of the last third within 5% of the mean
@@ -92,10 +93,12 @@ impl Farm {
             hooks: Mutex::new(HashSet::new()),
             posts: Mutex::new(0),
         };
-        let hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+        // A history of one item every ten minutes, as the feeds go on.
+        let now = chrono::Utc::now();
         for n in 0..feeds {
             for k in 0..10 {
-                farm.publish(n, k, k == 0 && n % 4 == 0, hour_ago);
+                let at = now - chrono::Duration::minutes(10 * (10 - k as i64));
+                farm.publish(n, k, k == 0 && n % 4 == 0, at);
             }
         }
         farm
@@ -213,7 +216,7 @@ fn write_config(dir: &Path, feeds: usize, farm_addr: &str, hook: &str) {
         format!(
             "database = \"data/newshound.db\"\nalert_log = \"data/alerts.jsonl\"\nfeeds = \"feeds.toml\"\n\
              watchlists = \"watchlists\"\naliases = \"aliases\"\n\n\
-             [polling]\ninterval = \"1m\"\nmin_interval = \"1m\"\ntimeout = \"10s\"\nconcurrency = 32\n\
+             [polling]\ninterval = \"1m\"\nmin_interval = \"1m\"\nmax_interval = \"2m\"\ntimeout = \"10s\"\nconcurrency = 32\n\
              per_host = 32\nhost_gap = \"0s\"\n\n\
              [[sink]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{hook}\"\nconcurrency = 4\n"
         ),
