@@ -18,7 +18,7 @@ use crate::fetch::{Fetched, Fetcher, ResponseMeta, Validators};
 use crate::metrics::Metrics;
 use crate::rules::Matcher;
 use crate::scheduler::{self, Failure, FailureKind, FeedRow, Outcome, Policy};
-use crate::store::{NewItem, PollCommit, Store};
+use crate::store::{EntryIdentity, ItemEdit, NewItem, PollCommit, Store};
 
 /// Bodies larger than this are parsed a few at a time: the parser holds
 /// every entry of a document in memory, about ten times the body's size.
@@ -72,6 +72,7 @@ struct Read {
     dates: Vec<i64>,
     entries: usize,
     items: Vec<NewItem>,
+    edits: Vec<ItemEdit>,
 }
 
 impl Pipeline {
@@ -124,29 +125,30 @@ impl Pipeline {
             }
         };
         let now = self.clock.now_ms();
-        let (outcome, items) = match fetched {
+        let (outcome, items, edits) = match fetched {
             Err(e) => {
                 report.status = e.status();
-                (Outcome::of_failure(e.failure()), Vec::new())
+                (Outcome::of_failure(e.failure()), Vec::new(), Vec::new())
             }
             Ok(Fetched::NotModified(meta)) => {
                 report.status = Some(meta.status);
                 report.not_modified = true;
-                (success(&meta, None, now), Vec::new())
+                (success(&meta, None, now), Vec::new(), Vec::new())
             }
             Ok(Fetched::Body(meta, body)) => {
                 report.status = Some(meta.status);
                 self.metrics.bytes_fetched.inc_by(body.len() as u64);
                 match self.read(feed, &meta, body, now).await {
-                    Ok(read) => {
+                    Ok(mut read) => {
                         report.items_in_feed = read.entries;
-                        (success(&meta, Some(&read), now), read.items)
+                        let edits = std::mem::take(&mut read.edits);
+                        (success(&meta, Some(&read), now), read.items, edits)
                     }
-                    Err(failure) => (Outcome::of_failure(failure), Vec::new()),
+                    Err(failure) => (Outcome::of_failure(failure), Vec::new(), Vec::new()),
                 }
             }
         };
-        let updated = self.commit(feed, outcome, items, now, &mut report).await;
+        let updated = self.commit(feed, outcome, items, edits, now, &mut report).await;
         self.metrics.poll_seconds.observe(started.elapsed().as_secs_f64());
         log_poll(&report);
         (updated, report)
@@ -171,7 +173,7 @@ impl Pipeline {
         let mut doc = doc;
         let entries = std::mem::take(&mut doc.entries);
         let count = entries.len();
-        let fresh = self
+        let (fresh, edits) = self
             .drop_known(feed, entries)
             .await
             .map_err(|m| failure(FailureKind::Store, m))?;
@@ -184,6 +186,7 @@ impl Pipeline {
             dates,
             entries: count,
             items,
+            edits,
         })
     }
 
@@ -221,23 +224,50 @@ impl Pipeline {
         }
     }
 
-    /// The entries the feed has not stored yet, each identity once. A feed
+    /// The entries the feed has not stored yet, each identity once, and
+    /// the stored items whose title the feed changed, as edits. A feed
     /// never polled with success has nothing stored: the store is not
     /// asked (storing still skips any it has).
-    async fn drop_known(&self, feed: &FeedRow, mut entries: Vec<RawEntry>) -> Result<Vec<RawEntry>, String> {
+    async fn drop_known(
+        &self,
+        feed: &FeedRow,
+        mut entries: Vec<RawEntry>,
+    ) -> Result<(Vec<RawEntry>, Vec<ItemEdit>), String> {
         feed::assign_link_keys(&mut entries);
         if feed.state.last_success.is_none() {
-            return Ok(each_key_once(entries, |_| true));
+            return Ok((each_key_once(entries, |_| true), Vec::new()));
         }
-        let keys: Vec<(String, Option<String>)> = entries.iter().map(|e| (e.key.clone(), e.link_key.clone())).collect();
-        let unseen: HashSet<String> = self
-            .store
-            .unseen_keys(feed.id, keys)
-            .await
-            .map_err(|e| format!("cannot look up stored items: {e}"))?
-            .into_iter()
+        let ids = entries
+            .iter()
+            .map(|e| EntryIdentity {
+                key: e.key.clone(),
+                link_key: e.link_key.clone(),
+                title_digest: e.title_digest(),
+            })
             .collect();
-        Ok(each_key_once(entries, |k| unseen.contains(k)))
+        let triage = self
+            .store
+            .triage(feed.id, ids)
+            .await
+            .map_err(|e| format!("cannot look up stored items: {e}"))?;
+        let unseen: HashSet<String> = triage.unseen.into_iter().collect();
+        let edited: HashMap<String, i64> = triage.edited.into_iter().collect();
+        let mut edits = Vec::new();
+        let mut fresh = Vec::new();
+        for e in each_key_once(entries, |k| unseen.contains(k) || edited.contains_key(k)) {
+            match edited.get(&e.key) {
+                Some(&item_id) => {
+                    let title_digest = e.title_digest();
+                    edits.push(ItemEdit {
+                        item_id,
+                        item: e.normalize(),
+                        title_digest,
+                    });
+                }
+                None => fresh.push(e),
+            }
+        }
+        Ok((fresh, edits))
     }
 
     /// Normalizes and matches new entries and builds their alerts, on the
@@ -261,13 +291,14 @@ impl Pipeline {
             fresh
                 .into_iter()
                 .map(|raw| {
-                    let link_key = raw.link_key.clone();
+                    let (link_key, title_digest) = (raw.link_key.clone(), raw.title_digest());
                     let item = raw.normalize();
                     let found = matcher.match_item(&item, &name, &url);
                     let matches = alerts.matches(&item, found, source, now);
                     NewItem {
                         item,
                         link_key,
+                        title_digest,
                         matches,
                     }
                 })
@@ -286,6 +317,7 @@ impl Pipeline {
         feed: &FeedRow,
         outcome: Outcome,
         items: Vec<NewItem>,
+        edits: Vec<ItemEdit>,
         now: i64,
         report: &mut PollReport,
     ) -> FeedRow {
@@ -318,6 +350,7 @@ impl Pipeline {
             feed_id: feed.id,
             state: updated.state.clone(),
             items,
+            edits,
             now,
         };
         match self.store.commit_poll(commit).await {
@@ -346,6 +379,7 @@ impl Pipeline {
                     feed_id: feed.id,
                     state: updated.state.clone(),
                     items: Vec::new(),
+                    edits: Vec::new(),
                     now,
                 };
                 if let Err(e) = self.store.commit_poll(state_only).await {

@@ -437,3 +437,46 @@ fn a_changed_guid_on_a_known_link_is_the_same_item() {
     assert_eq!(titles.iter().filter(|t| *t == a).count(), 1, "{titles:?}");
     assert!(titles.iter().any(|t| t == b), "{titles:?}");
 }
+
+/// A feed that edits an item's title (an "UPDATE 1-" prefix, a new
+/// ending) updates the stored item, keeps the old text as a revision, and
+/// raises no second alert; search finds the new words and not the old.
+#[test]
+fn an_edited_title_updates_the_item_and_keeps_a_revision() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = "Ukraine peace plan: delegations gather in Geneva";
+    let edited = "UPDATE 1-Ukraine peace plan: delegations gather in Geneva, Umerov arrives";
+    feed_xml(dir.path(), &[(first, "r1", "https://n.example/r1")]);
+    let server = FixtureServer::start_in(dir.path().to_path_buf());
+    let cfg = TestConfig::new(&[server.url("/feed/f.xml")], "");
+    let c = cfg.path();
+    let c = c.to_str().unwrap();
+    assert_eq!(run(&["once", "--config", c]).status.code(), Some(0));
+    assert_eq!(run(&["search", "delegations", "--config", c]).status.code(), Some(0));
+    feed_xml(dir.path(), &[(edited, "r1", "https://n.example/r1")]);
+    let out = run(&["once", "--all", "--config", c]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("0 new items, 0 alerts raised"),
+        "{}",
+        stdout(&out)
+    );
+    let conn = rusqlite::Connection::open(cfg.db()).unwrap();
+    let title: String = conn.query_row("SELECT title FROM items", [], |r| r.get(0)).unwrap();
+    assert_eq!(title, edited);
+    let old: String = conn
+        .query_row("SELECT title FROM item_revisions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(old, first);
+    assert_eq!(cfg.alerts().len(), 1);
+    let hits = |w: &str| stdout(&run(&["search", w, "--json", "--config", c])).lines().count();
+    assert_eq!(hits("umerov"), 1);
+    assert_eq!(hits("delegations"), 1);
+    // The same title again is no edit.
+    let out = run(&["once", "--all", "--config", c]);
+    assert_eq!(out.status.code(), Some(0));
+    let revisions: i64 = conn
+        .query_row("SELECT count(*) FROM item_revisions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(revisions, 1);
+}

@@ -164,6 +164,14 @@ impl RawEntry {
             .filter(|id| id.split_once('/').is_some_and(|(_, path)| !path.is_empty()))
     }
 
+    /// A digest of the title as the feed wrote it: a stored item whose
+    /// digest differs was edited. Cheap: the title is not cleaned first.
+    pub fn title_digest(&self) -> i64 {
+        let title = self.entry.title.as_ref().map(|t| t.content.as_str()).unwrap_or("");
+        let hex = hex_digest(&[title.trim().as_bytes()]);
+        i64::from_str_radix(&hex[..15], 16).unwrap_or(0)
+    }
+
     /// The entry as an [`Item`]: plain text, canonical link, tags.
     pub fn normalize(self) -> Item {
         let e = self.entry;

@@ -36,6 +36,7 @@ pub struct NewMatch {
 #[derive(Debug, Clone)]
 pub struct NewItem {
     pub item: Item,
+    pub title_digest: i64,
     /// The link's identity, when it names one article (see
     /// `RawEntry::link_identity`).
     pub link_key: Option<String>,
@@ -48,16 +49,46 @@ pub struct PollCommit {
     pub feed_id: i64,
     pub state: FeedState,
     pub items: Vec<NewItem>,
+    /// Stored items whose feed changed their title: updated, their old
+    /// text kept as a revision; they raise no alert.
+    pub edits: Vec<ItemEdit>,
     pub now: i64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CommitSummary {
     pub items: usize,
+    /// Stored items updated after their feed edited them.
+    pub edited: usize,
     pub matches: usize,
     pub alerts: usize,
     /// Matches whose story had already alerted on the watchlist.
     pub duplicates: usize,
+}
+
+/// What identifies an entry of a feed document to the store.
+#[derive(Debug, Clone)]
+pub struct EntryIdentity {
+    pub key: String,
+    pub link_key: Option<String>,
+    pub title_digest: i64,
+}
+
+/// Entries sorted against what the feed has stored.
+#[derive(Debug, Clone, Default)]
+pub struct Triage {
+    /// Keys not stored yet, in the order given.
+    pub unseen: Vec<String>,
+    /// Stored items whose title changed: (key, item id).
+    pub edited: Vec<(String, i64)>,
+}
+
+/// A stored item's new text, after its feed edited it.
+#[derive(Debug, Clone)]
+pub struct ItemEdit {
+    pub item_id: i64,
+    pub item: Item,
+    pub title_digest: i64,
 }
 
 /// A search with its filters.
@@ -106,39 +137,63 @@ pub struct StoredItem {
 }
 
 impl Store {
-    /// Which of `entries` (identity key, link identity) the feed has not
-    /// stored yet, by key in the order given (duplicates reported once). A
-    /// key the feed stored, or pruned, is known; so is an entry whose link
-    /// identity a stored item of the feed has (its GUID changed).
-    pub async fn unseen_keys(
-        &self,
-        feed_id: i64,
-        entries: Vec<(String, Option<String>)>,
-    ) -> Result<Vec<String>, StoreError> {
+    /// Sorts a document's entries (identity key, link identity, title
+    /// digest) against what the feed has stored, by key in the order given
+    /// (each key once): unseen ones are new; a stored one whose title
+    /// digest changed is an edit (with the item's id). A key the feed
+    /// stored or pruned is known; so is an entry whose link identity a
+    /// stored item of the feed has (its GUID changed). A known entry costs
+    /// one indexed lookup.
+    pub async fn triage(&self, feed_id: i64, entries: Vec<EntryIdentity>) -> Result<Triage, StoreError> {
         self.call(move |conn| {
-            let mut stmt = conn.prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND key = ?2")?;
+            let mut stored =
+                conn.prepare_cached("SELECT id, title_digest FROM items WHERE feed_id = ?1 AND key = ?2")?;
             // A pruned item's identity stays behind it.
             let mut pruned = conn.prepare_cached("SELECT 1 FROM tombstones WHERE feed_id = ?1 AND key = ?2")?;
             let mut by_link = conn.prepare_cached("SELECT 1 FROM items WHERE feed_id = ?1 AND link_key = ?2")?;
             let mut seen = HashSet::new();
-            let mut out = Vec::new();
-            for (k, link) in entries {
-                if !seen.insert(k.clone()) {
+            let mut out = Triage::default();
+            for e in entries {
+                if !seen.insert(e.key.clone()) {
                     continue;
                 }
-                if stmt.exists(params![feed_id, k])? || pruned.exists(params![feed_id, k])? {
+                let hit = stored
+                    .query_row(params![feed_id, e.key], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?))
+                    })
+                    .optional()?;
+                if let Some((id, digest)) = hit {
+                    if digest.is_some_and(|d| d != e.title_digest) {
+                        out.edited.push((e.key, id));
+                    }
                     continue;
                 }
-                if let Some(l) = link {
+                if pruned.exists(params![feed_id, e.key])? {
+                    continue;
+                }
+                if let Some(l) = &e.link_key {
                     if by_link.exists(params![feed_id, l])? {
                         continue;
                     }
                 }
-                out.push(k);
+                out.unseen.push(e.key);
             }
             Ok(out)
         })
         .await
+    }
+
+    /// Which of `keys` the feed has not stored (or pruned) yet.
+    pub async fn unseen_keys(&self, feed_id: i64, keys: Vec<String>) -> Result<Vec<String>, StoreError> {
+        let entries = keys
+            .into_iter()
+            .map(|key| EntryIdentity {
+                key,
+                link_key: None,
+                title_digest: 0,
+            })
+            .collect();
+        Ok(self.triage(feed_id, entries).await?.unseen)
     }
 
     /// Writes a poll's items, matches, outbox rows and the feed state in one
@@ -407,11 +462,58 @@ fn json_list(v: &[String]) -> Result<String, StoreError> {
     }
 }
 
+/// Applies a feed's edits of stored items: the old text kept as a
+/// revision, the item and (when it holds it) the full-text index updated.
+fn apply_edits(tx: &Connection, edits: &[ItemEdit], now: i64) -> Result<usize, StoreError> {
+    if edits.is_empty() {
+        return Ok(0);
+    }
+    let indexed: i64 = tx.query_row("SELECT value FROM meta WHERE key = 'fts_upto'", [], |r| r.get(0))?;
+    let mut old = tx.prepare_cached("SELECT title, summary, content FROM items WHERE id = ?1")?;
+    let mut keep =
+        tx.prepare_cached("INSERT INTO item_revisions (item_id, title, summary, replaced_at) VALUES (?1, ?2, ?3, ?4)")?;
+    let mut update =
+        tx.prepare_cached("UPDATE items SET title = ?2, summary = ?3, content = ?4, title_digest = ?5 WHERE id = ?1")?;
+    let mut unindex = tx.prepare_cached(
+        "INSERT INTO items_fts (items_fts, rowid, title, summary, content) VALUES ('delete', ?1, ?2, ?3, ?4)",
+    )?;
+    let mut index =
+        tx.prepare_cached("INSERT INTO items_fts (rowid, title, summary, content) VALUES (?1, ?2, ?3, ?4)")?;
+    let mut n = 0;
+    for e in edits {
+        let Some((title, summary, content)) = old
+            .query_row([e.item_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+            })
+            .optional()?
+        else {
+            continue;
+        };
+        keep.execute(params![e.item_id, title, summary, now])?;
+        update.execute(params![
+            e.item_id,
+            e.item.title,
+            e.item.summary,
+            e.item.content,
+            e.title_digest
+        ])?;
+        if e.item_id <= indexed {
+            unindex.execute(params![e.item_id, title, summary, content])?;
+            index.execute(params![e.item_id, e.item.title, e.item.summary, e.item.content])?;
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
 fn commit_in(tx: &Connection, c: &PollCommit) -> Result<CommitSummary, StoreError> {
-    let mut summary = CommitSummary::default();
+    let mut summary = CommitSummary {
+        edited: apply_edits(tx, &c.edits, c.now)?,
+        ..CommitSummary::default()
+    };
     let mut insert_item = tx.prepare_cached(
-        "INSERT INTO items (feed_id, key, title, summary, content, link, published, first_seen, lang, tags, authors, link_key)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+        "INSERT INTO items (feed_id, key, title, summary, content, link, published, first_seen, lang, tags, authors, link_key, title_digest)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
          ON CONFLICT(feed_id, key) DO NOTHING",
     )?;
     let mut insert_match = tx.prepare_cached(
@@ -437,6 +539,7 @@ fn commit_in(tx: &Connection, c: &PollCommit) -> Result<CommitSummary, StoreErro
             json_list(&it.tags)?,
             json_list(&it.authors)?,
             new.link_key,
+            new.title_digest,
         ])?;
         if inserted == 0 {
             // Already stored (the same identity twice in one document).
@@ -601,6 +704,7 @@ mod tests {
                     n += 1;
                     NewItem {
                         link_key: None,
+                        title_digest: 0,
                         item: Item {
                             key: format!("g:{n}"),
                             title: format!("Report {n} on the talks in Geneva"),
@@ -622,6 +726,7 @@ mod tests {
                     feed_id: feed,
                     state,
                     items,
+                    edits: Vec::new(),
                     now,
                 })
                 .await
@@ -654,10 +759,7 @@ mod tests {
         let recent = format!("g:{}", n - 8 * 200);
         assert_eq!(
             store
-                .unseen_keys(
-                    feed,
-                    [recent, "g:1".into(), "g:999999".into()].map(|k| (k, None)).to_vec()
-                )
+                .unseen_keys(feed, vec![recent, "g:1".into(), "g:999999".into()])
                 .await
                 .unwrap(),
             ["g:1", "g:999999"]

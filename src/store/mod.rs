@@ -26,7 +26,8 @@ pub use error::{StoreError, chain};
 pub use feeds::FeedHealth;
 pub use handle::Store;
 pub use items::{
-    AlertDraft, CommitSummary, NewItem, NewMatch, PollCommit, PruneStep, SearchHit, SearchQuery, StoredItem,
+    AlertDraft, CommitSummary, EntryIdentity, ItemEdit, NewItem, NewMatch, PollCommit, PruneStep, SearchHit,
+    SearchQuery, StoredItem, Triage,
 };
 pub use outbox::{AlertRow, DeliveryState, FailedDelivery, OutboxCounts, OutboxEntry, SinkDelivery};
 pub use tokenizer::TokenizerError;

@@ -174,6 +174,20 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE items ADD COLUMN link_key TEXT;
     CREATE INDEX items_link ON items(feed_id, link_key) WHERE link_key IS NOT NULL;
     "#,
+    // 11: title edits. `title_digest` is a digest of the title as the feed
+    // wrote it (items stored before have none); an entry of a stored item
+    // whose title changed updates the item, and the text it replaced is
+    // kept as a revision.
+    r#"
+    ALTER TABLE items ADD COLUMN title_digest INTEGER;
+    CREATE TABLE item_revisions (
+        item_id INTEGER NOT NULL REFERENCES items(id),
+        title TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        replaced_at INTEGER NOT NULL
+    );
+    CREATE INDEX item_revisions_item ON item_revisions(item_id);
+    "#,
 ];
 
 pub(super) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
