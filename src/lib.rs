@@ -10,7 +10,8 @@
 //!     fetch (HTTP; 304 = state only; failures typed)
 //!     --> outcome (scheduler::Outcome)
 //!     --> feed::parse_document (feed-rs) --> entries with identity
-//!     --> drop the entries the feed has stored (store.unseen_keys; not
+//!     --> drop the entries the feed has stored, keep edited titles as
+//!         edits (store.triage: key, link identity, tombstones; not
 //!         asked on a feed's first poll, when it has none)
 //!     --> normalize + match (rules::Matcher: raw test, presearch, verify)
 //!     --> alert::AlertBuilder (drafts, first-poll backlog held back)
