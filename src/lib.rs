@@ -56,5 +56,6 @@ pub mod pipeline;
 pub mod rules;
 pub mod scheduler;
 pub mod store;
+pub mod stories;
 pub mod systemd;
 pub mod text;

@@ -135,6 +135,17 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Whether the daemon would group each pair of items into one story
+    /// (one JSON line per pair, in order), or the stories of a stream
+    Stories {
+        /// Items as JSON Lines (the news-2025 format)
+        #[arg(long)]
+        items: PathBuf,
+        /// Pairs of item ids as JSON Lines; without it, the stories of the
+        /// whole stream, one line each
+        #[arg(long)]
+        pairs: Option<PathBuf>,
+    },
     /// Copy the database consistently to a new FILE, also while the daemon
     /// runs (restore: stop the daemon, put the copy in place of the
     /// database, remove its -wal and -shm files, start)
@@ -367,6 +378,7 @@ fn main() -> ExitCode {
                 Some(FeedsAction::Export) => commands::feeds_export(&cli.config),
             },
             Command::Generate { out } => generate(&out).map_err(|e| Failure::Other(e.into())),
+            Command::Stories { items, pairs } => commands::stories(&items, pairs.as_deref()),
             Command::Backup { file } => commands::backup(&cli.config, &file).await,
             Command::Search {
                 query,

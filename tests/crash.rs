@@ -21,9 +21,16 @@ const ROUNDS: usize = 20;
 fn write_feed_with(dir: &std::path::Path, f: usize, n: usize) {
     let filler = "Talks in Geneva and Abu Dhabi went on through the night. ".repeat(40);
     let mut xml = String::from("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title>");
+    // Each report its own story: the feeds' headlines differ in their
+    // words, the reports in their numbers.
+    let headline = [
+        "Ukraine peace plan: envoys meet, report",
+        "Kremlin answers the US peace plan for Ukraine, bulletin",
+        "European leaders weigh the Ukraine peace plan, note",
+    ][f % 3];
     for i in 0..n {
         xml.push_str(&format!(
-            "<item><title>Ukraine peace plan: outlet {f} report {i}</title><guid>f{f}-{i}</guid>\
+            "<item><title>{headline} {i}</title><guid>f{f}-{i}</guid>\
              <link>https://n{f}.example/{i}</link><description>{filler}</description>\
              <pubDate>{{{{recent}}}}</pubDate></item>"
         ));

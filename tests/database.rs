@@ -384,6 +384,10 @@ fn search_filters_and_marks_its_hits() {
 }
 
 fn feed_xml(dir: &Path, items: &[(&str, &str, &str)]) {
+    feed_xml_named(dir, "f.xml", items);
+}
+
+fn feed_xml_named(dir: &Path, name: &str, items: &[(&str, &str, &str)]) {
     let mut xml = String::from("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title>");
     for (title, guid, link) in items {
         xml.push_str(&format!(
@@ -391,7 +395,7 @@ fn feed_xml(dir: &Path, items: &[(&str, &str, &str)]) {
         ));
     }
     xml.push_str("</channel></rss>");
-    std::fs::write(dir.join("f.xml"), xml).unwrap();
+    std::fs::write(dir.join(name), xml).unwrap();
 }
 
 /// A new GUID on a link the feed already has (its AMP or http form too) is
@@ -479,4 +483,53 @@ fn an_edited_title_updates_the_item_and_keeps_a_revision() {
         .query_row("SELECT count(*) FROM item_revisions", [], |r| r.get(0))
         .unwrap();
     assert_eq!(revisions, 1);
+}
+
+/// Copies of one report whose links and titles differ (an edited headline
+/// on another outlet) raise one alert, and the story counts both outlets;
+/// another event on the same topic raises its own.
+#[test]
+fn near_copies_across_outlets_are_one_story() {
+    let dir = tempfile::tempdir().unwrap();
+    feed_xml(
+        dir.path(),
+        &[(
+            "Witkoff and Dmitriev drafted 28-point peace plan for Ukraine, officials say",
+            "a1",
+            "https://a.example/plan",
+        )],
+    );
+    feed_xml_named(
+        dir.path(),
+        "g.xml",
+        &[
+            (
+                "UPDATE 1-Witkoff, Dmitriev drafted 28-point Ukraine peace plan - Wire",
+                "b1",
+                "https://b.example/x/1",
+            ),
+            (
+                "Ukraine peace plan: Zelensky and Macron talk guarantees in Paris",
+                "b2",
+                "https://b.example/x/2",
+            ),
+        ],
+    );
+    let server = FixtureServer::start_in(dir.path().to_path_buf());
+    let cfg = TestConfig::new(&[server.url("/feed/f.xml"), server.url("/feed/g.xml")], "");
+    let c = cfg.path();
+    let out = run(&["once", "--config", c.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("3 new items, 2 alerts raised"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(&["alerts", "--json", "--config", c.to_str().unwrap()]);
+    let alerts: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let plan = alerts
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().contains("28-point"))
+        .unwrap();
+    assert_eq!(plan["outlets"].as_array().map(Vec::len), Some(2), "{plan}");
 }

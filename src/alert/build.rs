@@ -62,9 +62,22 @@ impl AlertBuilder {
     }
 }
 
+/// An item's story keys as its feed's alerts claim them: an item with
+/// neither link nor distinctive title is its own story, in its own feed
+/// (two feeds may both number their items from 1).
+pub fn story_keys(item: &Item, feed_url: &str) -> Vec<String> {
+    item.story_keys()
+        .into_iter()
+        .map(|k| match k.strip_prefix("i:") {
+            Some(key) => format!("i:{feed_url} {key}"),
+            None => k,
+        })
+        .collect()
+}
+
 /// The alert of one match, ready for the outbox.
 fn draft(item: &Item, m: &WatchlistMatch, feed: FeedRef<'_>, sinks: Vec<String>, now: DateTime<Utc>) -> AlertDraft {
-    let story_keys = item.story_keys();
+    let story_keys = story_keys(item, feed.url);
     let id = alert_id(&m.watchlist, &story_keys[0]);
     let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let alert = Alert {
@@ -86,9 +99,12 @@ fn draft(item: &Item, m: &WatchlistMatch, feed: FeedRef<'_>, sinks: Vec<String>,
         first_seen: stamp,
         lang: item.lang.clone(),
     };
+    let seen = now.timestamp_millis();
     AlertDraft {
         alert_id: id,
         story_keys,
+        story_words: crate::stories::title_words(&item.title),
+        story_at: crate::stories::story_time(item.published.map(|p| p.timestamp_millis()), seen),
         sinks,
         payload: serde_json::to_string(&alert).unwrap_or_default(),
     }

@@ -28,7 +28,7 @@ pub mod smtp;
 
 use std::sync::Arc;
 
-pub use build::{AlertBuilder, FeedRef};
+pub use build::{AlertBuilder, FeedRef, story_keys};
 pub use delivery::{AlertsWaiting, Delivery, DrainStats, retry_wait};
 pub use jsonl::{JsonlSink, LogReader};
 pub use record::{Alert, AlertTerm, alert_id};

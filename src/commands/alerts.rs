@@ -179,7 +179,27 @@ pub async fn alerts(path: &Path, opts: AlertsOptions) -> Result<(), Failure> {
                 continue;
             }
             let line = if opts.json {
-                r.payload.trim_end().to_string()
+                // The alert as the sinks got it, with its story: the outlets
+                // carrying it so far and how each sink fared.
+                let mut v: serde_json::Value = serde_json::from_str(&r.payload).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("story_id".into(), a.id.clone().into());
+                    o.insert("outlets".into(), r.outlets.clone().into());
+                    let deliveries: Vec<serde_json::Value> = r
+                        .deliveries
+                        .iter()
+                        .map(|d| {
+                            let state = match d.state {
+                                DeliveryState::Delivered => "delivered",
+                                DeliveryState::Pending => "pending",
+                                DeliveryState::Dead => "dead",
+                            };
+                            serde_json::json!({"sink": d.sink, "state": state, "failed_attempts": d.attempts})
+                        })
+                        .collect();
+                    o.insert("deliveries".into(), deliveries.into());
+                }
+                v.to_string()
             } else {
                 format!("{}\n", block(&a, r, now, &style))
             };

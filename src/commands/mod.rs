@@ -12,6 +12,7 @@ mod replay;
 mod run;
 mod search;
 mod shared;
+mod stories;
 
 pub use alerts::{AlertsOptions, alerts, alerts_retry};
 pub use backup::backup;
@@ -23,3 +24,4 @@ pub use replay::replay;
 pub use run::{once, run};
 pub use search::{SearchOptions, search};
 pub use shared::{EX_CONFIG, EX_TEMPFAIL, Failure};
+pub use stories::stories;

@@ -64,7 +64,17 @@ async fn replay_in(
     }
     let pairs = found
         .iter()
-        .map(|(s, m)| (m.watchlist.clone(), s.item.story_keys()))
+        .map(|(s, m)| {
+            let draft = crate::store::AlertDraft {
+                alert_id: String::new(),
+                story_keys: crate::alert::story_keys(&s.item, &s.feed_url),
+                story_words: crate::stories::title_words(&s.item.title),
+                story_at: crate::stories::story_time(s.item.published.map(|p| p.timestamp_millis()), s.first_seen),
+                sinks: Vec::new(),
+                payload: String::new(),
+            };
+            (m.watchlist.clone(), draft)
+        })
         .collect();
     let first = store
         .first_of_stories(pairs)

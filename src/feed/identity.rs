@@ -120,8 +120,10 @@ fn is_canonical_http_url(link: &str) -> bool {
         && path.split('/').all(|seg| seg != "." && seg != "..")
 }
 
+/// A link's story key; none for a site's root page, which many feeds give
+/// every item (it would make all of them one story).
 pub(super) fn link_story_key(link: &str) -> Option<String> {
-    identity_url(link).map(|u| format!("u:{u}"))
+    identity_url(link).filter(|u| u.contains('/')).map(|u| format!("u:{u}"))
 }
 
 /// Query parameters that only ask for the AMP rendering of a page.
@@ -233,6 +235,8 @@ mod tests {
         );
         assert_eq!(a.story_keys(), b.story_keys());
         assert_eq!(mk("Live updates", None).story_keys(), ["i:g:1"]);
+        // A site's root page names no story.
+        assert_eq!(mk("Live updates", Some("https://meduza.io/")).story_keys(), ["i:g:1"]);
     }
 
     #[test]

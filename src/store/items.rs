@@ -13,6 +13,7 @@ use super::handle::Store;
 use crate::feed::Item;
 use crate::rules::WatchlistMatch;
 use crate::scheduler::FeedState;
+use crate::stories;
 
 /// Items indexed per full-text job; larger backlogs take several jobs.
 const FTS_BATCH: i64 = 20_000;
@@ -22,6 +23,10 @@ const FTS_BATCH: i64 = 20_000;
 pub struct AlertDraft {
     pub alert_id: String,
     pub story_keys: Vec<String>,
+    /// The title's words and the item's time, for grouping copies whose
+    /// keys differ (`stories::same_story`).
+    pub story_words: Vec<String>,
+    pub story_at: i64,
     pub sinks: Vec<String>,
     pub payload: String,
 }
@@ -554,7 +559,7 @@ fn commit_in(tx: &Connection, c: &PollCommit) -> Result<CommitSummary, StoreErro
             // earlier copy (another outlet's) whose alert it joins.
             let mut alert_id: Option<String> = None;
             if let Some(a) = &m.alert {
-                match stories.claim(&wm.watchlist, &a.story_keys, &a.alert_id)? {
+                match stories.claim(&wm.watchlist, a, &a.alert_id)? {
                     Some(earlier) => {
                         summary.duplicates += 1;
                         alert_id = Some(earlier);
@@ -589,9 +594,13 @@ fn commit_in(tx: &Connection, c: &PollCommit) -> Result<CommitSummary, StoreErro
 struct Stories<'c> {
     seen: rusqlite::CachedStatement<'c>,
     insert: rusqlite::CachedStatement<'c>,
+    recent: rusqlite::CachedStatement<'c>,
+    insert_title: rusqlite::CachedStatement<'c>,
 }
 
 impl<'c> Stories<'c> {
+    /// Over `table` (story keys) and `table`_titles (the words of each
+    /// alerted story's title).
     fn prepare(conn: &'c Connection, table: &str) -> Result<Stories<'c>, StoreError> {
         Ok(Stories {
             seen: conn.prepare_cached(&format!(
@@ -600,23 +609,49 @@ impl<'c> Stories<'c> {
             insert: conn.prepare_cached(&format!(
                 "INSERT OR IGNORE INTO {table} (watchlist, story_key, alert_id) VALUES (?1, ?2, ?3)"
             ))?,
+            recent: conn.prepare_cached(&format!(
+                "SELECT alert_id, words, at FROM {table}_titles WHERE watchlist = ?1 AND at BETWEEN ?2 AND ?3 ORDER BY at"
+            ))?,
+            insert_title: conn.prepare_cached(&format!(
+                "INSERT INTO {table}_titles (watchlist, alert_id, at, words) VALUES (?1, ?2, ?3, ?4)"
+            ))?,
         })
     }
 
-    /// `None` when the story (any of `keys`) is new on `watchlist`: it is
-    /// then recorded as alerted by `alert_id`. Otherwise the id of the
-    /// alert it raised before.
-    fn claim(&mut self, watchlist: &str, keys: &[String], alert_id: &str) -> Result<Option<String>, StoreError> {
-        for k in keys {
-            let earlier: Option<String> = self.seen.query_row(params![watchlist, k], |r| r.get(0)).optional()?;
+    /// `None` when the story is new on `watchlist`: no earlier alert shares
+    /// any of `keys`, and none within the window has a title of the same
+    /// story (`stories::same_story`); it is then recorded as alerted by
+    /// `alert_id`. Otherwise the id of the alert it raised before, whose
+    /// keys it joins.
+    fn claim(&mut self, watchlist: &str, a: &AlertDraft, alert_id: &str) -> Result<Option<String>, StoreError> {
+        let mut earlier: Option<String> = None;
+        for k in &a.story_keys {
+            earlier = self.seen.query_row(params![watchlist, k], |r| r.get(0)).optional()?;
             if earlier.is_some() {
                 return Ok(earlier);
             }
         }
-        for k in keys {
-            self.insert.execute(params![watchlist, k, alert_id])?;
+        if a.story_words.len() >= stories::MIN_WORDS {
+            let (from, to) = (a.story_at - stories::WINDOW_MS, a.story_at + stories::WINDOW_MS);
+            let mut rows = self.recent.query(params![watchlist, from, to])?;
+            while let Some(r) = rows.next()? {
+                let (id, words, at): (String, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                let words: Vec<String> = words.split(' ').map(str::to_string).collect();
+                if stories::same_story(&a.story_words, a.story_at, &words, at) {
+                    earlier = Some(id);
+                    break;
+                }
+            }
         }
-        Ok(None)
+        let id = earlier.as_deref().unwrap_or(alert_id);
+        for k in &a.story_keys {
+            self.insert.execute(params![watchlist, k, id])?;
+        }
+        if earlier.is_none() && a.story_words.len() >= stories::MIN_WORDS {
+            self.insert_title
+                .execute(params![watchlist, alert_id, a.story_at, a.story_words.join(" ")])?;
+        }
+        Ok(earlier)
     }
 }
 
@@ -624,19 +659,21 @@ impl Store {
     /// For `replay`: which of these (watchlist, story keys) pairs, taken in
     /// order, would alert, by the rule the daemon's commits follow, as if
     /// no story had alerted before. Nothing is written.
-    pub async fn first_of_stories(&self, pairs: Vec<(String, Vec<String>)>) -> Result<Vec<bool>, StoreError> {
+    pub async fn first_of_stories(&self, pairs: Vec<(String, AlertDraft)>) -> Result<Vec<bool>, StoreError> {
         self.call(move |conn| {
             let tx = conn.savepoint()?;
             tx.execute_batch(
                 "CREATE TEMP TABLE IF NOT EXISTS replay_stories (watchlist TEXT NOT NULL, story_key TEXT NOT NULL,
                  alert_id TEXT NOT NULL, PRIMARY KEY (watchlist, story_key)) WITHOUT ROWID;
-                 DELETE FROM replay_stories;",
+                 CREATE TEMP TABLE IF NOT EXISTS replay_stories_titles (watchlist TEXT NOT NULL,
+                 alert_id TEXT NOT NULL, at INTEGER NOT NULL, words TEXT NOT NULL);
+                 DELETE FROM replay_stories; DELETE FROM replay_stories_titles;",
             )?;
             let mut out = Vec::with_capacity(pairs.len());
             {
                 let mut stories = Stories::prepare(&tx, "temp.replay_stories")?;
-                for (watchlist, keys) in &pairs {
-                    out.push(stories.claim(watchlist, keys, "replay")?.is_none());
+                for (i, (watchlist, draft)) in pairs.iter().enumerate() {
+                    out.push(stories.claim(watchlist, draft, &format!("replay-{i}"))?.is_none());
                 }
             }
             // Rolled back: a dry run leaves nothing behind.
@@ -651,8 +688,20 @@ impl Store {
 mod tests {
     use super::*;
 
-    fn pair(w: &str, keys: &[&str]) -> (String, Vec<String>) {
-        (w.to_string(), keys.iter().map(|k| k.to_string()).collect())
+    fn titled(w: &str, keys: &[&str], title: &str, at: i64) -> (String, AlertDraft) {
+        let draft = AlertDraft {
+            alert_id: String::new(),
+            story_keys: keys.iter().map(|k| k.to_string()).collect(),
+            story_words: stories::title_words(title),
+            story_at: at,
+            sinks: Vec::new(),
+            payload: String::new(),
+        };
+        (w.to_string(), draft)
+    }
+
+    fn pair(w: &str, keys: &[&str]) -> (String, AlertDraft) {
+        titled(w, keys, "", 0)
     }
 
     /// `replay`'s dry run decides by the daemon's rule (any shared key is
@@ -673,6 +722,18 @@ mod tests {
         assert_eq!(first, [true, false, true, true, false]);
         assert_eq!(store.first_of_stories(pairs).await.unwrap(), first);
         assert_eq!(store.count("story_alerts").await.unwrap(), 0);
+        // Near-copies: other keys, a title of the same story, within the
+        // window; a day and a half later, a new story.
+        let hour = 3_600_000;
+        let t = "Witkoff and Dmitriev drafted 28-point peace plan for Ukraine, officials say";
+        let copy = "UPDATE 1-Witkoff, Dmitriev drafted 28-point Ukraine peace plan - Reuters";
+        let near = vec![
+            titled("w", &["u:a"], t, 0),
+            titled("w", &["u:b"], copy, 2 * hour),
+            titled("w2", &["u:c"], copy, 2 * hour),
+            titled("w", &["u:d"], copy, 36 * hour),
+        ];
+        assert_eq!(store.first_of_stories(near).await.unwrap(), [true, false, true, true]);
         store.close().await;
     }
 

@@ -188,6 +188,18 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX item_revisions_item ON item_revisions(item_id);
     "#,
+    // 12: near-copies. The words of each alerted story's title, so that a
+    // copy whose link and title differ (an edited headline, a reprint)
+    // joins the story it reports (`stories::same_story`).
+    r#"
+    CREATE TABLE story_alerts_titles (
+        watchlist TEXT NOT NULL,
+        alert_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        words TEXT NOT NULL
+    );
+    CREATE INDEX story_alerts_titles_recent ON story_alerts_titles(watchlist, at);
+    "#,
 ];
 
 pub(super) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
