@@ -233,7 +233,8 @@ fn build_pipeline(
         store.clone(),
         fetcher.clone(),
         matcher.clone(),
-        AlertBuilder::new(&config.watchlists, config.alerts.first_poll_max_age),
+        AlertBuilder::new(&config.watchlists, config.alerts.first_poll_max_age)
+            .with_escalation(config.escalate_at.clone()),
         Policy {
             interval: config.polling.interval,
             min_interval: config.polling.min_interval,

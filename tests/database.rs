@@ -533,3 +533,35 @@ fn near_copies_across_outlets_are_one_story() {
         .unwrap();
     assert_eq!(plan["outlets"].as_array().map(Vec::len), Some(2), "{plan}");
 }
+
+/// `escalate_at = 3`: a story alerts once, and once more (with its
+/// outlets) when a third outlet carries it; not again at the fourth.
+#[test]
+fn a_story_escalates_once_when_it_reaches_n_outlets() {
+    let dir = tempfile::tempdir().unwrap();
+    let title = "Ukraine peace plan: Witkoff and Umerov agree on a revised draft";
+    let names = ["a.xml", "b.xml", "c.xml", "d.xml"];
+    for (i, n) in names.iter().enumerate() {
+        feed_xml_named(dir.path(), n, &[(title, "x1", &format!("https://o{i}.example/draft"))]);
+    }
+    let server = FixtureServer::start_in(dir.path().to_path_buf());
+    let urls: Vec<String> = names.iter().map(|n| server.url(&format!("/feed/{n}"))).collect();
+    let cfg = TestConfig::new(&urls, "");
+    let wl = cfg.dir.path().join("watchlists/peace.toml");
+    let text = std::fs::read_to_string(&wl).unwrap();
+    std::fs::write(
+        &wl,
+        text.replace("severity = \"high\"", "severity = \"high\"\nescalate_at = 3"),
+    )
+    .unwrap();
+    let out = run(&["once", "--config", cfg.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let alerts = cfg.alerts();
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    let first = alerts[0]["id"].as_str().unwrap();
+    let esc = &alerts[1];
+    assert_eq!(esc["story_id"].as_str(), Some(first));
+    assert_eq!(esc["escalated"], 3);
+    assert_eq!(esc["outlets"].as_array().unwrap().len(), 3);
+    assert_eq!(esc["id"].as_str().unwrap(), format!("{first}-3"));
+}

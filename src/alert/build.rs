@@ -19,6 +19,9 @@ use crate::store::{AlertDraft, NewMatch};
 pub struct AlertBuilder {
     /// The sinks of each watchlist, by name.
     sinks: HashMap<String, Vec<String>>,
+    /// Watchlists that alert once more when a story reaches this many
+    /// outlets.
+    escalate_at: HashMap<String, u32>,
     /// On a feed's first poll, items older than this are stored without
     /// alerting: a new feed's backlog is not news.
     first_poll_max_age: chrono::Duration,
@@ -37,8 +40,15 @@ impl AlertBuilder {
     pub fn new(watchlists: &[CompiledWatchlist], first_poll_max_age: Duration) -> AlertBuilder {
         AlertBuilder {
             sinks: watchlists.iter().map(|w| (w.name.clone(), w.sinks.clone())).collect(),
+            escalate_at: HashMap::new(),
             first_poll_max_age: chrono::Duration::from_std(first_poll_max_age).unwrap_or(chrono::Duration::MAX),
         }
+    }
+
+    /// With `escalate_at` of watchlists, by name.
+    pub fn with_escalation(mut self, escalate_at: impl IntoIterator<Item = (String, u32)>) -> AlertBuilder {
+        self.escalate_at = escalate_at.into_iter().collect();
+        self
     }
 
     /// The matches of a new item, each with the alert it raises unless the
@@ -51,7 +61,9 @@ impl AlertBuilder {
             .map(|m| {
                 let alert = may_alert.then(|| {
                     let sinks = self.sinks.get(&m.watchlist).cloned().unwrap_or_default();
-                    draft(item, &m, feed, sinks, now)
+                    let mut d = draft(item, &m, feed, sinks, now);
+                    d.escalate_at = self.escalate_at.get(&m.watchlist).copied();
+                    d
                 });
                 NewMatch {
                     watchlist_match: m,
@@ -105,6 +117,7 @@ fn draft(item: &Item, m: &WatchlistMatch, feed: FeedRef<'_>, sinks: Vec<String>,
         story_keys,
         story_words: crate::stories::title_words(&item.title),
         story_at: crate::stories::story_time(item.published.map(|p| p.timestamp_millis()), seen),
+        escalate_at: None,
         sinks,
         payload: serde_json::to_string(&alert).unwrap_or_default(),
     }

@@ -70,6 +70,7 @@ async fn replay_in(
                 story_keys: crate::alert::story_keys(&s.item, &s.feed_url),
                 story_words: crate::stories::title_words(&s.item.title),
                 story_at: crate::stories::story_time(s.item.published.map(|p| p.timestamp_millis()), s.first_seen),
+                escalate_at: None,
                 sinks: Vec::new(),
                 payload: String::new(),
             };

@@ -182,6 +182,8 @@ pub(super) struct RawWatchlist {
     /// Per sink: "immediate" or a digest period such as "30m".
     #[serde(default)]
     pub(super) digest: BTreeMap<String, Spanned<String>>,
+    /// Alert once more when a story reaches this many outlets.
+    pub(super) escalate_at: Option<Spanned<i64>>,
     #[serde(default)]
     pub(super) aliases: BTreeMap<String, Vec<Spanned<String>>>,
     #[serde(default)]

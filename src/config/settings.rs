@@ -2,7 +2,7 @@
 //! log paths, polling and alert settings; and loading the whole
 //! configuration it points at (feed list, watchlists, aliases).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -78,6 +78,9 @@ pub struct Config {
     pub feeds_file: PathBuf,
     pub polling: Polling,
     pub alerts: AlertSettings,
+    /// Watchlists that alert once more when a story reaches this many
+    /// outlets (`escalate_at`), by name.
+    pub escalate_at: BTreeMap<String, u32>,
     /// How long items that matched no watchlist are kept (`[archive]
     /// keep_unmatched`, default 30 days); `None`: forever. Matched items
     /// are kept forever.
@@ -273,9 +276,10 @@ fn load_with(path: &Path, resolve_secrets: bool) -> Result<Config, ConfigErrors>
     let sink_names: Vec<String> = sink_specs.iter().map(|s| s.name.clone()).collect();
     let shared = load_alias_dir(&alias_dir, raw.aliases.is_some(), &mut diags);
     let mut watchlists = Vec::new();
+    let mut escalate_at = BTreeMap::new();
     let mut names: HashMap<String, PathBuf> = HashMap::new();
     for file in toml_files(&wl_dir, &mut diags) {
-        if let Some((wl, modes)) = load_watchlist_with(&file, &shared, Some(&sink_names), &mut diags) {
+        if let Some((wl, delivery)) = load_watchlist_with(&file, &shared, Some(&sink_names), &mut diags) {
             if let Some(first) = names.get(&wl.name) {
                 diags.push(whole_file(
                     &file,
@@ -283,7 +287,10 @@ fn load_with(path: &Path, resolve_secrets: bool) -> Result<Config, ConfigErrors>
                 ));
             } else {
                 names.insert(wl.name.clone(), file.clone());
-                for (sink, mode) in modes {
+                if let Some(n) = delivery.escalate_at {
+                    escalate_at.insert(wl.name.clone(), n);
+                }
+                for (sink, mode) in delivery.modes {
                     if let Some(spec) = sink_specs.iter_mut().find(|s| s.name == sink) {
                         spec.policy.watchlists.insert(wl.name.clone(), mode);
                     }
@@ -307,6 +314,7 @@ fn load_with(path: &Path, resolve_secrets: bool) -> Result<Config, ConfigErrors>
             feeds_file,
             polling,
             alerts,
+            escalate_at,
             keep_unmatched,
             feeds,
             watchlists,

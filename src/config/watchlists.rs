@@ -18,9 +18,16 @@ use crate::rules::{self, Aliases, CompiledWatchlist, Location, RuleDef, Severity
 /// The name of the sink that writes the JSON Lines alert log.
 pub const LOG_SINK: &str = "log";
 
-/// A watchlist's delivery mode per sink (its `[digest]` table): `None`
-/// sends at once, `Some(period)` one digest per period.
-pub(super) type SinkModes = Vec<(String, Option<Duration>)>;
+/// What a watchlist file says of delivery, besides its rules.
+#[derive(Debug, Default)]
+pub(super) struct Delivery {
+    /// Its mode per sink (its `[digest]` table): `None` sends at once,
+    /// `Some(period)` one digest per period.
+    pub(super) modes: Vec<(String, Option<Duration>)>,
+    /// `escalate_at`: alert once more when a story reaches this many
+    /// outlets.
+    pub(super) escalate_at: Option<u32>,
+}
 
 // ---------------------------------------------------------- validated types
 
@@ -133,7 +140,7 @@ pub(super) fn load_watchlist_with(
     shared: &SharedAliases,
     sinks: Option<&[String]>,
     diags: &mut Vec<Diagnostic>,
-) -> Option<(CompiledWatchlist, SinkModes)> {
+) -> Option<(CompiledWatchlist, Delivery)> {
     let src = Source::read(path, diags)?;
     watchlist_from_source(&src, shared, sinks, diags)
 }
@@ -143,7 +150,7 @@ fn watchlist_from_source(
     shared: &SharedAliases,
     sinks: Option<&[String]>,
     diags: &mut Vec<Diagnostic>,
-) -> Option<(CompiledWatchlist, SinkModes)> {
+) -> Option<(CompiledWatchlist, Delivery)> {
     let path = src.path.as_path();
     let raw = src.parse::<RawWatchlist>(diags)?;
     let before = diags.len();
@@ -187,7 +194,7 @@ fn watchlist_from_source(
             v
         }
     };
-    let mut modes = SinkModes::new();
+    let mut modes = Vec::new();
     for (sink, mode) in &raw.digest {
         let routed = sink_names.contains(sink) || (sinks.is_none() && raw.sinks.is_none());
         if !routed {
@@ -212,6 +219,16 @@ fn watchlist_from_source(
             },
         }
     }
+    let escalate_at = raw
+        .escalate_at
+        .as_ref()
+        .and_then(|e| match u32::try_from(*e.get_ref()) {
+            Ok(n) if n >= 2 => Some(n),
+            _ => {
+                diags.push(src.diag_span(e, "escalate_at must be a number of outlets, 2 or more"));
+                None
+            }
+        });
     if raw.rule.is_empty() {
         diags.push(src.diag_at(0, 0, "watchlist has no [[rule]]"));
     }
@@ -260,7 +277,7 @@ fn watchlist_from_source(
         version,
     };
     match rules::compile_watchlist(&def, &shared.aliases) {
-        Ok(wl) if diags.len() == before => Some((wl, modes)),
+        Ok(wl) if diags.len() == before => Some((wl, Delivery { modes, escalate_at })),
         Ok(_) => None,
         Err(errors) => {
             for e in errors {

@@ -27,6 +27,8 @@ pub struct AlertDraft {
     /// keys differ (`stories::same_story`).
     pub story_words: Vec<String>,
     pub story_at: i64,
+    /// Alert once more when the story reaches this many outlets.
+    pub escalate_at: Option<u32>,
     pub sinks: Vec<String>,
     pub payload: String,
 }
@@ -583,9 +585,47 @@ fn commit_in(tx: &Connection, c: &PollCommit) -> Result<CommitSummary, StoreErro
                 alert_id,
                 c.now,
             ])?;
+            if let (Some(a), Some(story)) = (&m.alert, &alert_id) {
+                if story != &a.alert_id {
+                    summary.alerts += escalate(tx, a, story, &wm.watchlist, c.now)?;
+                }
+            }
         }
     }
     Ok(summary)
+}
+
+/// A copy joined `story`: when the outlets carrying it now reach the
+/// watchlist's `escalate_at`, one more alert (`<story>-<n>`), with this
+/// copy's text, the story's id and its outlets. Returns 1 when raised.
+fn escalate(tx: &Connection, a: &AlertDraft, story: &str, watchlist: &str, now: i64) -> Result<usize, StoreError> {
+    let Some(n) = a.escalate_at else { return Ok(0) };
+    let mut outlets = tx.prepare_cached(
+        "SELECT f.name FROM matches m JOIN items i ON i.id = m.item_id JOIN feeds f ON f.id = i.feed_id
+         WHERE m.alert_id = ?1 AND m.watchlist = ?2 GROUP BY f.id ORDER BY min(i.id)",
+    )?;
+    let names = outlets
+        .query_map(params![story, watchlist], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    if names.len() != n as usize {
+        return Ok(0);
+    }
+    let id = format!("{story}-{n}");
+    let mut v: serde_json::Value = serde_json::from_str(&a.payload)?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert("id".into(), id.clone().into());
+        o.insert("story_id".into(), story.into());
+        o.insert("escalated".into(), n.into());
+        o.insert("outlets".into(), names.into());
+    }
+    let payload = v.to_string();
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO outbox (alert_id, sink, payload, created_at, next_attempt) VALUES (?1, ?2, ?3, ?4, ?4)",
+    )?;
+    for sink in &a.sinks {
+        insert.execute(params![id, sink, payload, now])?;
+    }
+    Ok(1)
 }
 
 /// The stories a watchlist has alerted on, in `table`: a story alerts
@@ -694,6 +734,7 @@ mod tests {
             story_keys: keys.iter().map(|k| k.to_string()).collect(),
             story_words: stories::title_words(title),
             story_at: at,
+            escalate_at: None,
             sinks: Vec::new(),
             payload: String::new(),
         };
