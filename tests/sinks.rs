@@ -417,7 +417,7 @@ fn sink_config_errors_have_places() {
     let text = std::fs::read_to_string(&wl).unwrap();
     let text = text.replace(
         "severity = \"high\"",
-        "severity = \"high\"\nsinks = [\"log\", \"nowhere\"]",
+        "severity = \"high\"\nsinks = [\"log\", \"nowhere\"]\nescalate_at = 1",
     );
     std::fs::write(&wl, format!("{text}\n[digest]\nlog = \"5s\"\nc = \"30m\"\n")).unwrap();
     let wl_line = |needle: &str| {
