@@ -469,6 +469,10 @@ fn sink_config_errors_have_places() {
             wl_line("c = \"30m\""),
             "names sink 'c', which this watchlist does not alert",
         ),
+        (
+            wl_line("escalate_at = 1"),
+            "escalate_at must be a number of outlets, 2 or more",
+        ),
     ] {
         assert!(
             err.contains(&format!("peace.toml:{line}:")) && err.contains(msg),
