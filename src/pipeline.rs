@@ -242,7 +242,7 @@ impl Pipeline {
             .map(|e| EntryIdentity {
                 key: e.key.clone(),
                 link_key: e.link_key.clone(),
-                title_digest: e.title_digest(),
+                title_digest: e.title_digest,
             })
             .collect();
         let triage = self
@@ -257,11 +257,10 @@ impl Pipeline {
         for e in each_key_once(entries, |k| unseen.contains(k) || edited.contains_key(k)) {
             match edited.get(&e.key) {
                 Some(&item_id) => {
-                    let title_digest = e.title_digest();
                     edits.push(ItemEdit {
                         item_id,
+                        title_digest: e.title_digest,
                         item: e.normalize(),
-                        title_digest,
                     });
                 }
                 None => fresh.push(e),
@@ -291,7 +290,7 @@ impl Pipeline {
             fresh
                 .into_iter()
                 .map(|raw| {
-                    let (link_key, title_digest) = (raw.link_key.clone(), raw.title_digest());
+                    let (link_key, title_digest) = (raw.link_key.clone(), raw.title_digest);
                     let item = raw.normalize();
                     let found = matcher.match_item(&item, &name, &url);
                     let matches = alerts.matches(&item, found, source, now);

@@ -383,6 +383,16 @@ fn search_filters_and_marks_its_hits() {
     assert!(out.contains("[motor]") && out.contains("(feed 0)"), "{out}");
 }
 
+/// One feed of `items` (title, guid, link) served from a fresh folder,
+/// and a config polling it.
+fn one_feed(items: &[(&str, &str, &str)]) -> (TestConfig, FixtureServer, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    feed_xml(dir.path(), items);
+    let server = FixtureServer::start_in(dir.path().to_path_buf());
+    let cfg = TestConfig::new(&[server.url("/feed/f.xml")], "");
+    (cfg, server, dir)
+}
+
 fn feed_xml(dir: &Path, items: &[(&str, &str, &str)]) {
     feed_xml_named(dir, "f.xml", items);
 }
@@ -403,12 +413,9 @@ fn feed_xml_named(dir: &Path, name: &str, items: &[(&str, &str, &str)]) {
 /// to one page are told apart by their GUIDs.
 #[test]
 fn a_changed_guid_on_a_known_link_is_the_same_item() {
-    let dir = tempfile::tempdir().unwrap();
     let a = "Ukraine peace plan: envoys meet in Geneva on the draft";
     let b = "Ukraine peace plan: Kyiv answers the draft's points";
-    feed_xml(dir.path(), &[(a, "a1", "https://www.n.example/world/envoys-geneva")]);
-    let server = FixtureServer::start_in(dir.path().to_path_buf());
-    let cfg = TestConfig::new(&[server.url("/feed/f.xml")], "");
+    let (cfg, _server, dir) = one_feed(&[(a, "a1", "https://www.n.example/world/envoys-geneva")]);
     let c = cfg.path();
     let c = c.to_str().unwrap();
     assert_eq!(run(&["once", "--config", c]).status.code(), Some(0));
@@ -447,12 +454,9 @@ fn a_changed_guid_on_a_known_link_is_the_same_item() {
 /// raises no second alert; search finds the new words and not the old.
 #[test]
 fn an_edited_title_updates_the_item_and_keeps_a_revision() {
-    let dir = tempfile::tempdir().unwrap();
     let first = "Ukraine peace plan: delegations gather in Geneva";
     let edited = "UPDATE 1-Ukraine peace plan: delegations gather in Geneva, Umerov arrives";
-    feed_xml(dir.path(), &[(first, "r1", "https://n.example/r1")]);
-    let server = FixtureServer::start_in(dir.path().to_path_buf());
-    let cfg = TestConfig::new(&[server.url("/feed/f.xml")], "");
+    let (cfg, _server, dir) = one_feed(&[(first, "r1", "https://n.example/r1")]);
     let c = cfg.path();
     let c = c.to_str().unwrap();
     assert_eq!(run(&["once", "--config", c]).status.code(), Some(0));

@@ -11,11 +11,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::shared::{Failure, clip, load_for_reading, quiet_on_broken_pipe, relative};
+use super::shared::{Failure, clip, load_for_reading, quiet_on_broken_pipe, relative, since_ms};
 use crate::alert::Alert;
 use crate::alert::format::{matched_terms, severity_name};
 use crate::clock::Clock;
-use crate::config;
 use crate::store::{AlertRow, DeliveryState, Store};
 
 /// Most alerts shown at once.
@@ -140,13 +139,7 @@ pub async fn alerts(path: &Path, opts: AlertsOptions) -> Result<(), Failure> {
         return failed(&store, opts.json).await;
     }
     let now = Clock::System.now_ms();
-    let since = match &opts.since {
-        Some(s) => {
-            let d = config::parse_duration(s).map_err(anyhow::Error::msg)?;
-            now - i64::try_from(d.as_millis()).context("--since is too long")?
-        }
-        None => 0,
-    };
+    let since = since_ms(opts.since.as_deref(), now)?.unwrap_or(0);
     let style = Style {
         on: !opts.json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };

@@ -7,9 +7,8 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::shared::{Failure, load_for_reading, quiet_on_broken_pipe};
+use super::shared::{Failure, load_for_reading, quiet_on_broken_pipe, since_ms};
 use crate::clock::Clock;
-use crate::config;
 use crate::store::{SearchQuery, Store};
 
 #[derive(Debug, Clone, Default)]
@@ -26,13 +25,7 @@ pub struct SearchOptions {
 
 pub async fn search(path: &Path, opts: &SearchOptions) -> Result<(), Failure> {
     let cfg = load_for_reading(path)?;
-    let since = match &opts.since {
-        Some(s) => {
-            let d = config::parse_duration(s).map_err(anyhow::Error::msg)?;
-            Some(Clock::System.now_ms() - i64::try_from(d.as_millis()).context("--since is too long")?)
-        }
-        None => None,
-    };
+    let since = since_ms(opts.since.as_deref(), Clock::System.now_ms())?;
     let store = Store::open(&cfg.database).context("cannot open database")?;
     store
         .index_pending()

@@ -40,6 +40,14 @@ fn warn_on(cfg: config::Config) -> Result<config::Config, Failure> {
     Ok(cfg)
 }
 
+/// `--since 2h`: the moment that long before `now` (Unix ms).
+pub(super) fn since_ms(since: Option<&str>, now: i64) -> anyhow::Result<Option<i64>> {
+    use anyhow::Context;
+    let Some(s) = since else { return Ok(None) };
+    let d = config::parse_duration(s).map_err(anyhow::Error::msg)?;
+    Ok(Some(now - i64::try_from(d.as_millis()).context("--since is too long")?))
+}
+
 /// A reader that went away (`| head`) ends the output quietly.
 pub(super) fn quiet_on_broken_pipe(e: std::io::Error) -> Result<(), Failure> {
     if e.kind() == std::io::ErrorKind::BrokenPipe {

@@ -102,6 +102,9 @@ pub struct RawEntry {
     /// Its link's identity when that names this entry alone among the
     /// document's entries (set by [`assign_link_keys`]).
     pub link_key: Option<String>,
+    /// A digest of the title as the feed wrote it: a stored item whose
+    /// digest differs was edited. Cheap: the title is not cleaned first.
+    pub title_digest: i64,
     /// Published, or else updated.
     pub published: Option<DateTime<Utc>>,
     entry: feed_rs::model::Entry,
@@ -145,9 +148,13 @@ impl RawEntry {
             let summary = e.summary.as_ref().map(|t| html_to_text(&t.content)).unwrap_or_default();
             format!("h:{}", hex_digest(&[title.as_bytes(), b"\n", summary.as_bytes()]))
         };
+        let title = e.title.as_ref().map(|t| t.content.as_str()).unwrap_or("");
+        let hex = hex_digest(&[title.trim().as_bytes()]);
+        let title_digest = i64::from_str_radix(&hex[..15], 16).unwrap_or(0);
         RawEntry {
             key,
             link_key: None,
+            title_digest,
             published: e.published.or(e.updated),
             lang: e.language.as_deref().map(normalize_lang).or(lang.map(str::to_string)),
             entry: e,
@@ -162,14 +169,6 @@ impl RawEntry {
             .as_deref()
             .and_then(super::identity::identity_url)
             .filter(|id| id.split_once('/').is_some_and(|(_, path)| !path.is_empty()))
-    }
-
-    /// A digest of the title as the feed wrote it: a stored item whose
-    /// digest differs was edited. Cheap: the title is not cleaned first.
-    pub fn title_digest(&self) -> i64 {
-        let title = self.entry.title.as_ref().map(|t| t.content.as_str()).unwrap_or("");
-        let hex = hex_digest(&[title.trim().as_bytes()]);
-        i64::from_str_radix(&hex[..15], 16).unwrap_or(0)
     }
 
     /// The entry as an [`Item`]: plain text, canonical link, tags.

@@ -190,19 +190,6 @@ impl Store {
         .await
     }
 
-    /// Which of `keys` the feed has not stored (or pruned) yet.
-    pub async fn unseen_keys(&self, feed_id: i64, keys: Vec<String>) -> Result<Vec<String>, StoreError> {
-        let entries = keys
-            .into_iter()
-            .map(|key| EntryIdentity {
-                key,
-                link_key: None,
-                title_digest: 0,
-            })
-            .collect();
-        Ok(self.triage(feed_id, entries).await?.unseen)
-    }
-
     /// Writes a poll's items, matches, outbox rows and the feed state in one
     /// transaction.
     pub async fn commit_poll(&self, commit: PollCommit) -> Result<CommitSummary, StoreError> {
@@ -289,9 +276,7 @@ impl Store {
             };
             let mut last = after;
             {
-                let mut unindex = tx.prepare_cached(
-                    "INSERT INTO items_fts (items_fts, rowid, title, summary, content) VALUES ('delete', ?1, ?2, ?3, ?4)",
-                )?;
+                let mut unindex = tx.prepare_cached(FTS_UNINDEX)?;
                 let mut tomb = tx.prepare_cached("INSERT OR IGNORE INTO tombstones (feed_id, key, at) VALUES (?1, ?2, ?3)")?;
                 let mut delete = tx.prepare_cached("DELETE FROM items WHERE id = ?1")?;
                 for (id, feed_id, key, title, summary, content, first_seen, matched) in rows {
@@ -469,6 +454,11 @@ fn json_list(v: &[String]) -> Result<String, StoreError> {
     }
 }
 
+/// Takes an item's text out of the full-text index (an external-content
+/// index is told the text it holds).
+const FTS_UNINDEX: &str =
+    "INSERT INTO items_fts (items_fts, rowid, title, summary, content) VALUES ('delete', ?1, ?2, ?3, ?4)";
+
 /// Applies a feed's edits of stored items: the old text kept as a
 /// revision, the item and (when it holds it) the full-text index updated.
 fn apply_edits(tx: &Connection, edits: &[ItemEdit], now: i64) -> Result<usize, StoreError> {
@@ -481,9 +471,7 @@ fn apply_edits(tx: &Connection, edits: &[ItemEdit], now: i64) -> Result<usize, S
         tx.prepare_cached("INSERT INTO item_revisions (item_id, title, summary, replaced_at) VALUES (?1, ?2, ?3, ?4)")?;
     let mut update =
         tx.prepare_cached("UPDATE items SET title = ?2, summary = ?3, content = ?4, title_digest = ?5 WHERE id = ?1")?;
-    let mut unindex = tx.prepare_cached(
-        "INSERT INTO items_fts (items_fts, rowid, title, summary, content) VALUES ('delete', ?1, ?2, ?3, ?4)",
-    )?;
+    let mut unindex = tx.prepare_cached(FTS_UNINDEX)?;
     let mut index =
         tx.prepare_cached("INSERT INTO items_fts (rowid, title, summary, content) VALUES (?1, ?2, ?3, ?4)")?;
     let mut n = 0;
@@ -861,9 +849,19 @@ mod tests {
         let recent = format!("g:{}", n - 8 * 200);
         assert_eq!(
             store
-                .unseen_keys(feed, vec![recent, "g:1".into(), "g:999999".into()])
+                .triage(
+                    feed,
+                    [recent, "g:1".into(), "g:999999".into()]
+                        .map(|key| EntryIdentity {
+                            key,
+                            link_key: None,
+                            title_digest: 0,
+                        })
+                        .to_vec(),
+                )
                 .await
-                .unwrap(),
+                .unwrap()
+                .unseen,
             ["g:1", "g:999999"]
         );
         // Tombstones go after their own cutoff.
