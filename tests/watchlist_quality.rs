@@ -65,8 +65,8 @@ fn validation_figures_on_the_real_stream() {
     let Some(path) = corpus("dev.jsonl") else { return };
     let r = validation(&path);
     assert!(r.true_pos + r.false_neg > 100, "labels look incomplete");
-    assert!(r.precision() >= 0.87, "precision {:.3}", r.precision());
-    assert!(r.recall() >= 0.94, "recall {:.3}", r.recall());
+    assert!(r.precision() >= 0.88, "precision {:.3}", r.precision());
+    assert!(r.recall() >= 0.93, "recall {:.3}", r.recall());
 }
 
 #[test]
