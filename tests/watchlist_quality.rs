@@ -65,7 +65,7 @@ fn validation_figures_on_the_real_stream() {
     let Some(path) = corpus("dev.jsonl") else { return };
     let r = validation(&path);
     assert!(r.true_pos + r.false_neg > 100, "labels look incomplete");
-    assert!(r.precision() >= 0.88, "precision {:.3}", r.precision());
+    assert!(r.precision() >= 0.875, "precision {:.3}", r.precision());
     assert!(r.recall() >= 0.93, "recall {:.3}", r.recall());
 }
 
@@ -74,7 +74,7 @@ fn validation_figures_in_eight_languages() {
     let Some(path) = corpus("dev-multi.jsonl") else { return };
     let r = validation(&path);
     assert!(r.precision() >= 0.98, "precision {:.3}", r.precision());
-    assert!(r.recall() >= 0.90, "recall {:.3}", r.recall());
+    assert!(r.recall() >= 0.93, "recall {:.3}", r.recall());
     assert_eq!(r.by_lang.len(), 8, "{:?}", r.by_lang.keys());
     for (lang, c) in &r.by_lang {
         assert!(c.recall() >= 0.81, "{lang}: recall {:.3}", c.recall());
