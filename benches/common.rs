@@ -330,6 +330,18 @@ pub fn rules(seed: u64, ents: &[String], n: usize) -> WatchlistDef {
     }
 }
 
+/// (title, summary) of every item of the news-2025 corpus, in stream
+/// order; empty when the corpus is absent.
+pub fn corpus_pieces_pub() -> Vec<(String, String)> {
+    corpus_pieces().unwrap_or_default()
+}
+
+/// The titles of `../shared/corpus/news-2025/items.jsonl`, in stream order;
+/// `None` when the corpus is absent.
+pub fn corpus_titles() -> Option<Vec<String>> {
+    Some(corpus_pieces()?.into_iter().map(|(t, _)| t).collect())
+}
+
 /// (title, summary) of every item of `../shared/corpus/news-2025/items.jsonl`,
 /// in stream order; `None` when the corpus is absent.
 fn corpus_pieces() -> Option<Vec<(String, String)>> {

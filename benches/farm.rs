@@ -275,6 +275,9 @@ fn main() {
     // Per tool, the cold runs and the warm runs, a run per round.
     let mut results: Vec<[Vec<Run>; 2]> = names.iter().map(|_| [Vec::new(), Vec::new()]).collect();
     let mut seen = 0;
+    // Per build: the database's bytes (with its WAL) and items after the
+    // last warm cycle.
+    let mut db_sizes: Vec<(u64, u64)> = vec![(0, 0); names.len()];
     for round in 0..rounds {
         // Alternating order, so that no tool always runs first.
         let mut order: Vec<usize> = (0..names.len()).collect();
@@ -304,6 +307,14 @@ fn main() {
             }
             let (warm, s) = cycle(s, wrap_warm.as_deref());
             seen = s;
+            if b < builds.len() {
+                let bytes: u64 = ["farm.db", "farm.db-wal"]
+                    .iter()
+                    .filter_map(|f| std::fs::metadata(root.path().join(f)).ok())
+                    .map(|m| m.len())
+                    .sum();
+                db_sizes[b] = (bytes, warm.items);
+            }
             results[b][0].push(cold);
             results[b][1].push(warm);
         }
@@ -338,6 +349,16 @@ fn main() {
                 last.requests,
                 last.not_modified,
                 last.items
+            );
+        }
+    }
+    for (b, name) in names.iter().enumerate().take(builds.len()) {
+        let (bytes, items) = db_sizes[b];
+        if items > 0 {
+            println!(
+                "{name}: database {:.1} MiB for {items} items after the warm cycle: {:.1} MiB per 100,000 items",
+                bytes as f64 / 1_048_576.0,
+                bytes as f64 / 1_048_576.0 * 100_000.0 / items as f64
             );
         }
     }

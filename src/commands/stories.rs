@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::shared::{Failure, quiet_on_broken_pipe};
 use crate::feed::{item_from_json, str_field};
-use crate::stories::{MIN_WORDS, WINDOW_MS, same_story, story_time, title_words};
+use crate::stories::{StoryIndex, WINDOW_MS, same_story, story_time, title_words};
 
 fn lines(path: &Path) -> anyhow::Result<impl Iterator<Item = (usize, anyhow::Result<Value>)>> {
     let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
@@ -75,26 +75,23 @@ fn group(mut entries: Vec<Entry>) -> Vec<Vec<String>> {
     entries.sort_by_key(|e| e.at);
     let mut stories: Vec<Vec<String>> = Vec::new();
     let mut by_key: HashMap<String, usize> = HashMap::new();
-    // (story, words, time) of each story's first item, in time order.
-    let mut firsts: std::collections::VecDeque<(usize, Vec<String>, i64)> = std::collections::VecDeque::new();
-    for e in entries {
-        while firsts.front().is_some_and(|f| e.at - f.2 > WINDOW_MS) {
-            firsts.pop_front();
+    // The first item of each story, by its title words: the daemon's index.
+    let mut firsts = StoryIndex::new();
+    for (n, e) in entries.into_iter().enumerate() {
+        if n % 4096 == 0 {
+            firsts.forget_before(e.at - WINDOW_MS);
         }
-        let found = e.keys.iter().find_map(|k| by_key.get(k).copied()).or_else(|| {
-            firsts
-                .iter()
-                .find(|(_, w, at)| same_story(&e.words, e.at, w, *at))
-                .map(|(s, _, _)| *s)
-        });
+        let found = e
+            .keys
+            .iter()
+            .find_map(|k| by_key.get(k).copied())
+            .or_else(|| firsts.find(&e.words, e.at).and_then(|s| s.parse().ok()));
         let s = match found {
             Some(s) => s,
             None => {
                 stories.push(Vec::new());
                 let s = stories.len() - 1;
-                if e.words.len() >= MIN_WORDS {
-                    firsts.push_back((s, e.words.clone(), e.at));
-                }
+                firsts.insert(s.to_string(), e.words.clone(), e.at);
                 s
             }
         };

@@ -54,6 +54,11 @@ fn serve(conn: &mut Connection, rx: &mut mpsc::Receiver<Job>) {
     }
 }
 
+/// Files up to this size are checked whole at every `once`.
+pub const CHECK_ALWAYS_BYTES: u64 = 256 * 1024 * 1024;
+/// Larger ones once in this time.
+pub const CHECK_EVERY_MS: i64 = 24 * 3600 * 1000;
+
 /// Handle to the store thread. Cheap to clone; the thread ends when the last
 /// handle is closed or dropped, after finishing every queued job.
 #[derive(Clone)]
@@ -126,6 +131,41 @@ impl Store {
             .map_err(|_| StoreError::Closed)?
     }
 
+    /// [`Store::check_integrity`] when it is due: on a file of up to
+    /// [`CHECK_ALWAYS_BYTES`] every time (a fraction of a second), on a
+    /// larger one when the last check that passed is a day old (a cold
+    /// check reads every page: about 15 s per GiB). A check that passes is
+    /// recorded. Returns whether the check ran.
+    pub async fn check_integrity_when_due(&self, now_ms: i64) -> Result<bool, StoreError> {
+        self.check_integrity_above(now_ms, CHECK_ALWAYS_BYTES).await
+    }
+
+    async fn check_integrity_above(&self, now_ms: i64, always_bytes: u64) -> Result<bool, StoreError> {
+        let size = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(u64::MAX);
+        let last: Option<i64> = self
+            .call(|conn| {
+                use rusqlite::OptionalExtension;
+                Ok(conn
+                    .query_row("SELECT value FROM meta WHERE key = 'checked_at'", [], |r| r.get(0))
+                    .optional()?)
+            })
+            .await?;
+        if size > always_bytes && last.is_some_and(|t| now_ms - t < CHECK_EVERY_MS && t <= now_ms) {
+            return Ok(false);
+        }
+        self.check_integrity().await?;
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('checked_at', ?1)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [now_ms],
+            )?;
+            Ok(())
+        })
+        .await?;
+        Ok(true)
+    }
+
     /// Whether the database can take writes: its file is there and not
     /// read-only, and a write (rolled back) goes through the store thread.
     pub async fn check_writable(&self) -> Result<(), StoreError> {
@@ -150,5 +190,28 @@ impl Store {
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small file is checked at every call; a large one when the last
+    /// check that passed is a day old.
+    #[tokio::test]
+    async fn the_whole_check_runs_when_due() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let day = CHECK_EVERY_MS;
+        assert!(store.check_integrity_when_due(0).await.unwrap());
+        assert!(store.check_integrity_when_due(1).await.unwrap(), "small: every time");
+        // Treated as large: the check of a moment ago counts ...
+        assert!(!store.check_integrity_above(2, 0).await.unwrap());
+        assert!(!store.check_integrity_above(day, 0).await.unwrap());
+        // ... for a day.
+        assert!(store.check_integrity_above(day + 1, 0).await.unwrap());
+        assert!(!store.check_integrity_above(day + 2, 0).await.unwrap());
+        store.close().await;
     }
 }

@@ -3,7 +3,8 @@
 //! the identities a feed has stored; the full-text index, filled in bulk
 //! behind the items table; search and the stored items for replay.
 
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -194,11 +195,19 @@ impl Store {
     /// transaction.
     pub async fn commit_poll(&self, commit: PollCommit) -> Result<CommitSummary, StoreError> {
         self.call(move |conn| {
-            let tx = conn.savepoint()?;
-            let summary = commit_in(&tx, &commit)?;
-            write_state(&tx, commit.feed_id, &commit.state)?;
-            tx.commit()?;
-            Ok(summary)
+            let done = (|| {
+                let tx = conn.savepoint()?;
+                let summary = commit_in(&tx, &commit)?;
+                write_state(&tx, commit.feed_id, &commit.state)?;
+                tx.commit()?;
+                Ok(summary)
+            })();
+            if done.is_err() {
+                // Stories this commit claimed are not stored: the index
+                // of alerted titles is read again from the database.
+                forget_alerted_titles();
+            }
+            done
         })
         .await
     }
@@ -515,7 +524,7 @@ fn commit_in(tx: &Connection, c: &PollCommit) -> Result<CommitSummary, StoreErro
         "INSERT OR IGNORE INTO matches (item_id, watchlist, version, rules, terms, snippet, alert_id, at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
-    let mut stories = Stories::prepare(tx, "story_alerts")?;
+    let mut stories = Stories::prepare(tx, "story_alerts", Titles::Alerted)?;
     let mut insert_outbox = tx.prepare_cached(
         "INSERT OR IGNORE INTO outbox (alert_id, sink, payload, created_at, next_attempt) VALUES (?1, ?2, ?3, ?4, ?4)",
     )?;
@@ -616,34 +625,90 @@ fn escalate(tx: &Connection, a: &AlertDraft, story: &str, watchlist: &str, now: 
     Ok(1)
 }
 
+thread_local! {
+    /// The alerted stories' title words per watchlist, indexed
+    /// (`stories::StoryIndex`): read from `story_alerts_titles` on the
+    /// store's thread at first use, kept in step by every claim, and read
+    /// again after a commit that failed (its claims were rolled back).
+    /// Each store has its own thread, so each its own index.
+    static ALERTED_TITLES: RefCell<Option<HashMap<String, stories::StoryIndex>>> = const { RefCell::new(None) };
+}
+
+/// How long, before the latest alerted story, the index keeps a story's
+/// title: far beyond the window of `stories::same_story`, for copies that
+/// carry an old date; a copy dated earlier still joins its story by link
+/// or by exact title (`story_alerts`).
+const TITLES_KEPT_MS: i64 = 7 * 24 * 3600 * 1000;
+
+fn forget_alerted_titles() {
+    ALERTED_TITLES.with(|t| t.borrow_mut().take());
+}
+
+/// Where a claim looks for the titles of stories alerted before.
+enum Titles {
+    /// The daemon's: `story_alerts_titles`, through the thread's index.
+    Alerted,
+    /// A dry run's own, starting empty.
+    Scratch(HashMap<String, stories::StoryIndex>),
+}
+
 /// The stories a watchlist has alerted on, in `table`: a story alerts
 /// once per watchlist, whichever of its keys (link, title) a later copy
 /// shares. The daemon's commits and `replay`'s dry run both decide here.
 struct Stories<'c> {
+    conn: &'c Connection,
     seen: rusqlite::CachedStatement<'c>,
     insert: rusqlite::CachedStatement<'c>,
-    recent: rusqlite::CachedStatement<'c>,
     insert_title: rusqlite::CachedStatement<'c>,
+    titles: Titles,
 }
 
 impl<'c> Stories<'c> {
     /// Over `table` (story keys) and `table`_titles (the words of each
     /// alerted story's title).
-    fn prepare(conn: &'c Connection, table: &str) -> Result<Stories<'c>, StoreError> {
+    fn prepare(conn: &'c Connection, table: &str, titles: Titles) -> Result<Stories<'c>, StoreError> {
         Ok(Stories {
+            conn,
             seen: conn.prepare_cached(&format!(
                 "SELECT alert_id FROM {table} WHERE watchlist = ?1 AND story_key = ?2"
             ))?,
             insert: conn.prepare_cached(&format!(
                 "INSERT OR IGNORE INTO {table} (watchlist, story_key, alert_id) VALUES (?1, ?2, ?3)"
             ))?,
-            recent: conn.prepare_cached(&format!(
-                "SELECT alert_id, words, at FROM {table}_titles WHERE watchlist = ?1 AND at BETWEEN ?2 AND ?3 ORDER BY at"
-            ))?,
             insert_title: conn.prepare_cached(&format!(
                 "INSERT INTO {table}_titles (watchlist, alert_id, at, words) VALUES (?1, ?2, ?3, ?4)"
             ))?,
+            titles,
         })
+    }
+
+    /// Runs `f` on the index of alerted titles, reading it first if needed.
+    fn with_titles<R>(
+        &mut self,
+        f: impl FnOnce(&mut HashMap<String, stories::StoryIndex>) -> R,
+    ) -> Result<R, StoreError> {
+        match &mut self.titles {
+            Titles::Scratch(t) => Ok(f(t)),
+            Titles::Alerted => {
+                let loaded = ALERTED_TITLES.with(|t| t.borrow().is_some());
+                if !loaded {
+                    let mut all: HashMap<String, stories::StoryIndex> = HashMap::new();
+                    let mut q = self.conn.prepare_cached(
+                        "SELECT watchlist, alert_id, at, words FROM story_alerts_titles
+                             WHERE at >= (SELECT max(at) FROM story_alerts_titles) - ?1 ORDER BY rowid",
+                    )?;
+                    let mut rows = q.query([TITLES_KEPT_MS])?;
+                    while let Some(r) = rows.next()? {
+                        let (w, id, at, words): (String, String, i64, String) =
+                            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+                        let words = words.split(' ').map(str::to_string).collect();
+                        all.entry(w).or_default().insert(id, words, at);
+                    }
+                    ALERTED_TITLES.with(|t| *t.borrow_mut() = Some(all));
+                }
+                Ok(ALERTED_TITLES.with(|t| f(t.borrow_mut().get_or_insert_with(HashMap::new))))
+            }
+        }
     }
 
     /// `None` when the story is new on `watchlist`: no earlier alert shares
@@ -660,16 +725,10 @@ impl<'c> Stories<'c> {
             }
         }
         if a.story_words.len() >= stories::MIN_WORDS {
-            let (from, to) = (a.story_at - stories::WINDOW_MS, a.story_at + stories::WINDOW_MS);
-            let mut rows = self.recent.query(params![watchlist, from, to])?;
-            while let Some(r) = rows.next()? {
-                let (id, words, at): (String, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-                let words: Vec<String> = words.split(' ').map(str::to_string).collect();
-                if stories::same_story(&a.story_words, a.story_at, &words, at) {
-                    earlier = Some(id);
-                    break;
-                }
-            }
+            earlier = self.with_titles(|t| {
+                t.get_mut(watchlist)
+                    .and_then(|ix| ix.find(&a.story_words, a.story_at).map(str::to_string))
+            })?;
         }
         let id = earlier.as_deref().unwrap_or(alert_id);
         for k in &a.story_keys {
@@ -678,6 +737,13 @@ impl<'c> Stories<'c> {
         if earlier.is_none() && a.story_words.len() >= stories::MIN_WORDS {
             self.insert_title
                 .execute(params![watchlist, alert_id, a.story_at, a.story_words.join(" ")])?;
+            self.with_titles(|t| {
+                let ix = t.entry(watchlist.to_string()).or_default();
+                ix.insert(alert_id.to_string(), a.story_words.clone(), a.story_at);
+                if ix.len() % 256 == 0 {
+                    ix.forget_before(a.story_at - TITLES_KEPT_MS);
+                }
+            })?;
         }
         Ok(earlier)
     }
@@ -699,7 +765,7 @@ impl Store {
             )?;
             let mut out = Vec::with_capacity(pairs.len());
             {
-                let mut stories = Stories::prepare(&tx, "temp.replay_stories")?;
+                let mut stories = Stories::prepare(&tx, "temp.replay_stories", Titles::Scratch(HashMap::new()))?;
                 for (i, (watchlist, draft)) in pairs.iter().enumerate() {
                     out.push(stories.claim(watchlist, draft, &format!("replay-{i}"))?.is_none());
                 }
@@ -752,7 +818,7 @@ mod tests {
         assert_eq!(store.first_of_stories(pairs).await.unwrap(), first);
         assert_eq!(store.count("story_alerts").await.unwrap(), 0);
         // Near-copies: other keys, a title of the same story, within the
-        // window; a day and a half later, a new story.
+        // window; four days later, a new story.
         let hour = 3_600_000;
         let t = "Witkoff and Dmitriev drafted 28-point peace plan for Ukraine, officials say";
         let copy = "UPDATE 1-Witkoff, Dmitriev drafted 28-point Ukraine peace plan - Reuters";
@@ -760,7 +826,7 @@ mod tests {
             titled("w", &["u:a"], t, 0),
             titled("w", &["u:b"], copy, 2 * hour),
             titled("w2", &["u:c"], copy, 2 * hour),
-            titled("w", &["u:d"], copy, 36 * hour),
+            titled("w", &["u:d"], copy, 96 * hour),
         ];
         assert_eq!(store.first_of_stories(near).await.unwrap(), [true, false, true, true]);
         store.close().await;

@@ -1,0 +1,118 @@
+//! Story assignment: finding the story a new item's title belongs to among
+//! 100,000 stories in the window, and adding it when it is new, as the
+//! daemon's commits do (`stories::StoryIndex`). Titles are the news-2025
+//! corpus's, each with a third of its words replaced by words drawn as
+//! often as they occur in the corpus (generated words when the corpus is
+//! absent), so that common words have long lists, as in a real window.
+//! Run: cargo bench --bench stories
+
+mod common;
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use newshound::stories::{StoryIndex, WINDOW_MS, title_words};
+
+const IN_WINDOW: usize = 100_000;
+
+/// A small deterministic generator.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Every word occurrence of the corpus's titles (so a draw follows their
+/// frequencies), or a generated Zipf-like vocabulary.
+fn word_pool() -> (Vec<String>, Vec<Vec<String>>, &'static str) {
+    if let Some(titles) = common::corpus_titles() {
+        let real: Vec<Vec<String>> = titles.iter().map(|t| title_words(t)).filter(|w| w.len() >= 3).collect();
+        let pool: Vec<String> = real.iter().flatten().cloned().collect();
+        return (
+            pool,
+            real,
+            "the news-2025 corpus's titles, a third of their words replaced",
+        );
+    }
+    let mut pool = Vec::new();
+    for rank in 1..=20_000usize {
+        for _ in 0..(20_000 / rank).max(1) {
+            pool.push(format!("w{rank}"));
+        }
+    }
+    (pool, Vec::new(), "a generated Zipf-like vocabulary (corpus absent)")
+}
+
+/// A title: one of the corpus's (when present) with about a third of its
+/// words replaced by words drawn from the pool, so that titles keep the
+/// make-up of real ones (a few rare names, some common words) and differ.
+fn title(pool: &[String], real: &[Vec<String>], rng: &mut Rng) -> Vec<String> {
+    let draw = |rng: &mut Rng| pool[(rng.next() % pool.len() as u64) as usize].clone();
+    let mut w: Vec<String> = if real.is_empty() {
+        let n = 5 + (rng.next() % 6) as usize;
+        (0..n).map(|_| draw(rng)).collect()
+    } else {
+        let base = &real[(rng.next() % real.len() as u64) as usize];
+        base.iter()
+            .map(|x| if rng.next() % 3 == 0 { draw(rng) } else { x.clone() })
+            .collect()
+    };
+    w.sort();
+    w.dedup();
+    w
+}
+
+fn build(n: usize, pool: &[String], real: &[Vec<String>], seed: u64) -> StoryIndex {
+    let mut rng = Rng(seed);
+    let mut index = StoryIndex::new();
+    // n stories spread over the window.
+    for i in 0..n {
+        let at = (i as i64) * WINDOW_MS / n as i64;
+        index.insert(format!("s{i}"), title(pool, real, &mut rng), at);
+    }
+    index
+}
+
+fn assignment(c: &mut Criterion) {
+    let (pool, real, origin) = word_pool();
+    let now = WINDOW_MS;
+    let mut rng = Rng(2026);
+    let fresh: Vec<Vec<String>> = (0..4096).map(|_| title(&pool, &real, &mut rng)).collect();
+    let mut g = c.benchmark_group("story-assignment");
+    g.throughput(criterion::Throughput::Elements(fresh.len() as u64));
+    for n in [1_000, 10_000, IN_WINDOW] {
+        let mut index = build(n, &pool, &real, 7);
+        let joined = fresh.iter().filter(|w| index.find(w, now).is_some()).count();
+        eprintln!(
+            "stories: {} in the window; titles from {origin}; {joined} of {} new titles join one",
+            index.len(),
+            fresh.len()
+        );
+        g.bench_function(format!("find 4096 new titles among {n}"), |b| {
+            b.iter(|| fresh.iter().filter(|w| index.find(w, now).is_some()).count())
+        });
+    }
+    g.bench_function(format!("find and add 4096 new titles to {IN_WINDOW}"), |b| {
+        b.iter_batched_ref(
+            || build(IN_WINDOW, &pool, &real, 7),
+            |ix| {
+                for (k, w) in fresh.iter().enumerate() {
+                    if ix.find(w, now).is_none() {
+                        ix.insert(format!("n{k}"), w.clone(), now);
+                    }
+                }
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(10);
+    targets = assignment
+}
+criterion_main!(benches);
