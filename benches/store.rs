@@ -1,7 +1,7 @@
 //! The archive: the database's size per 100,000 items (news text: the
 //! news-2025 corpus's titles and summaries, with the full-text index), and
 //! how long each retention step holds the writer while 100,000 unmatched
-//! items expire (`Store::prune_step`, 200 items a step, as the daemon runs
+//! items expire (`Store::prune_step`, 50 items a step, as the daemon runs
 //! it).
 //! Run: cargo bench --bench store
 
@@ -16,7 +16,8 @@ use newshound::store::{NewItem, PollCommit, Store};
 
 const ITEMS: usize = 100_000;
 const PER_POLL: usize = 500;
-const STEP: usize = 200;
+/// The daemon's step (`app::PRUNE_BATCH`).
+const STEP: usize = 50;
 
 fn pieces() -> (Vec<(String, String)>, &'static str) {
     match common::corpus_titles() {

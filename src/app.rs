@@ -46,7 +46,7 @@ const FTS_EVERY: Duration = Duration::from_secs(20);
 /// reads (one short write each), and how long a pruned item's tombstone
 /// is kept (a feed that lists an item a year later is rare).
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
-const PRUNE_BATCH: usize = 200;
+const PRUNE_BATCH: usize = 50;
 const TOMBSTONE_KEEP: Duration = Duration::from_secs(365 * 86_400);
 
 /// Retention: items that matched nothing and were first seen longer than
