@@ -268,16 +268,18 @@ fn jaccard(a: &[String], b: &[String]) -> f64 {
 /// finding the one a new title belongs to does not compare it with every
 /// story in the window. Exact: a story [`same_story`] would take always
 /// shares enough of the words probed. A title of `n` words shares at
-/// least `k = ceil(THRESHOLD * n)` of them with any story it joins, so at
-/// least `k - j` of its words outside the `j` with the most stories: only
-/// the stories that have that many are compared.
+/// least `k = ceil(t * n)` of them with any story it joins (`t` the least
+/// Jaccard index for the time between them: THRESHOLD within a day,
+/// THRESHOLD_MAX beyond), so at least `k - j` of its words outside the `j`
+/// with the most stories in that time: only the stories that have that
+/// many are compared.
 #[derive(Debug, Default)]
 pub struct StoryIndex {
     /// Stories by slot; `None` once forgotten.
     entries: Vec<Option<Entry>>,
-    /// Word -> slots of the stories whose titles have it (forgotten slots
-    /// stay until the next compaction).
-    postings: std::collections::HashMap<String, Vec<u32>>,
+    /// Word -> (time, slot) of the stories whose titles have it, in time
+    /// order (forgotten slots stay until the next compaction).
+    postings: std::collections::HashMap<String, Vec<(i64, u32)>>,
     live: usize,
     /// Scratch for [`StoryIndex::find`]: words shared, per slot (all zero
     /// between calls).
@@ -315,7 +317,10 @@ impl StoryIndex {
             return;
         };
         for w in &words {
-            self.postings.entry(w.clone()).or_default().push(slot);
+            let list = self.postings.entry(w.clone()).or_default();
+            // Stories mostly come in time order: an append.
+            let pos = list.partition_point(|&(t, _)| t <= at);
+            list.insert(pos, (at, slot));
         }
         self.entries.push(Some(Entry { id, words, at }));
         self.live += 1;
@@ -328,48 +333,63 @@ impl StoryIndex {
         if n < MIN_WORDS || self.live == 0 {
             return None;
         }
-        // A story it joins shares at least `k` of its `n` words, so at least
-        // `k - skip` of them outside the `skip` most common: count how many
-        // of the others each story has and compare only those with enough.
-        let k = (THRESHOLD * n as f64 - 1e-9).ceil().max(1.0) as usize;
-        let skip = k.saturating_sub(2);
-        let need = (k - skip) as u8;
-        let mut lists: Vec<&[u32]> = words
-            .iter()
-            .map(|w| self.postings.get(w).map(Vec::as_slice).unwrap_or(&[]))
-            .collect();
-        lists.sort_by_key(|l| l.len());
-        lists.truncate(n - skip);
-        self.counts.resize(self.entries.len(), 0);
+        const DAY: i64 = 24 * 3600 * 1000;
+        // Stories within a day of `at` need the least overlap; those further
+        // away need THRESHOLD_MAX, so fewer of their lists are read.
+        let bands = [(0, DAY, THRESHOLD), (DAY, WINDOW_MS, THRESHOLD_MAX)];
+        let mut best: Option<usize> = None;
         let mut touched: Vec<u32> = Vec::new();
-        for list in &lists {
-            for &slot in *list {
+        self.counts.resize(self.entries.len(), 0);
+        for (near, far, least) in bands {
+            // A story it joins shares at least `k` of its `n` words, so at
+            // least `k - skip` outside the `skip` most common: count how
+            // many of the others each story has, compare only those with
+            // enough.
+            let k = (least * n as f64 - 1e-9).ceil().max(1.0) as usize;
+            let skip = k.saturating_sub(2);
+            let need = (k - skip) as u8;
+            let mut lists: Vec<[&[(i64, u32)]; 2]> = words
+                .iter()
+                .map(|w| {
+                    let l = self.postings.get(w).map(Vec::as_slice).unwrap_or(&[]);
+                    let range = |from: i64, to: i64| {
+                        let lo = l.partition_point(|&(t, _)| t < from);
+                        let hi = l.partition_point(|&(t, _)| t <= to);
+                        &l[lo..hi.max(lo)]
+                    };
+                    if near == 0 {
+                        [range(at - far, at + far), &[][..]]
+                    } else {
+                        [range(at - far, at - near), range(at + near, at + far)]
+                    }
+                })
+                .collect();
+            lists.sort_by_key(|l| l[0].len() + l[1].len());
+            lists.truncate(n - skip);
+            touched.clear();
+            for &(_, slot) in lists.iter().flatten().flat_map(|l| l.iter()) {
                 let c = &mut self.counts[slot as usize];
                 if *c == 0 {
                     touched.push(slot);
                 }
                 *c = c.saturating_add(1);
             }
-        }
-        let mut best: Option<usize> = None;
-        for &slot in &touched {
-            let c = std::mem::take(&mut self.counts[slot as usize]);
-            if c < need {
-                continue;
-            }
-            let Some(Some(e)) = self.entries.get(slot as usize) else {
-                continue;
-            };
-            if (e.at - at).abs() > WINDOW_MS {
-                continue;
-            }
-            if let Some(Some(b)) = best.and_then(|i| self.entries.get(i)) {
-                if (b.at, &b.id) <= (e.at, &e.id) {
+            for &slot in &touched {
+                let c = std::mem::take(&mut self.counts[slot as usize]);
+                if c < need {
                     continue;
                 }
-            }
-            if same_story(words, at, &e.words, e.at) {
-                best = Some(slot as usize);
+                let Some(Some(e)) = self.entries.get(slot as usize) else {
+                    continue;
+                };
+                if let Some(Some(b)) = best.and_then(|i| self.entries.get(i)) {
+                    if (b.at, &b.id) <= (e.at, &e.id) {
+                        continue;
+                    }
+                }
+                if same_story(words, at, &e.words, e.at) {
+                    best = Some(slot as usize);
+                }
             }
         }
         best.and_then(|i| self.entries.get(i))

@@ -396,9 +396,12 @@ fn polls_of_one_site_reuse_its_connections() {
     let out = run(&["once", "--all", "--config", cfg.path().to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(server.requests().len(), 60);
+    // Eight at a time need eight; on a loaded machine a poll may open its
+    // own just before another's connection goes back to the pool, so up to
+    // twice that, which is still far from one per request.
     let opened = server.connections.load(Ordering::SeqCst);
     assert!(
-        (1..=10).contains(&opened),
+        (1..=16).contains(&opened),
         "{opened} connections for 60 requests, at most 8 at a time"
     );
 }
