@@ -33,7 +33,7 @@
 //! | ground | [`scheduler`] | feed state, health, failure kinds; intervals, hints, backoff, jitter; the due queue (pure) | HTTP, parsing, DB |
 //! | ground | [`systemd`] | sd_notify; no-op without `NOTIFY_SOCKET` | |
 //! | ground | [`metrics`] | counters, gauges, the poll histogram; Prometheus text (prometheus-client) | I/O |
-//! | 2 | [`stories`] | whether two items report one story: title words, numbers, time (pure) | I/O |
+//! | 2 | [`stories`] | whether two items report one story (title words, numbers, time) and an exact index of stories by their words (pure) | I/O |
 //! | 2 | [`feed`] | feed-rs parsing, normalization to [`feed::Item`], identity, canonical URLs (pure) | I/O |
 //! | 3 | [`rules`] | the watchlist query language: parse, compile, presearch, verify, explain, evaluate (pure) | I/O |
 //! | 4 | [`config`] | reading config files; raw types validated into [`config::Config`]; `file:line:col` errors; OPML | network, DB |
