@@ -330,12 +330,6 @@ pub fn rules(seed: u64, ents: &[String], n: usize) -> WatchlistDef {
     }
 }
 
-/// (title, summary) of every item of the news-2025 corpus, in stream
-/// order; empty when the corpus is absent.
-pub fn corpus_pieces_pub() -> Vec<(String, String)> {
-    corpus_pieces().unwrap_or_default()
-}
-
 /// The titles of `../shared/corpus/news-2025/items.jsonl`, in stream order;
 /// `None` when the corpus is absent.
 pub fn corpus_titles() -> Option<Vec<String>> {
@@ -344,7 +338,7 @@ pub fn corpus_titles() -> Option<Vec<String>> {
 
 /// (title, summary) of every item of `../shared/corpus/news-2025/items.jsonl`,
 /// in stream order; `None` when the corpus is absent.
-fn corpus_pieces() -> Option<Vec<(String, String)>> {
+pub fn corpus_pieces() -> Option<Vec<(String, String)>> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/news-2025/items.jsonl");
     let text = std::fs::read_to_string(&path).ok()?;
     Some(

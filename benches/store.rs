@@ -20,11 +20,8 @@ const PER_POLL: usize = 500;
 const STEP: usize = 50;
 
 fn pieces() -> (Vec<(String, String)>, &'static str) {
-    match common::corpus_titles() {
-        Some(_) => (
-            common::corpus_pieces_pub(),
-            "the news-2025 corpus's titles and summaries",
-        ),
+    match common::corpus_pieces() {
+        Some(p) => (p, "the news-2025 corpus's titles and summaries"),
         None => (
             (0..1000)
                 .map(|i| {

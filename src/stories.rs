@@ -223,8 +223,7 @@ pub fn same_story(a: &[String], a_at: i64, b: &[String], b_at: i64) -> bool {
     // day's police summary and the next. (A toll updated within hours is
     // one story too, but it looks like a series.)
     // A length filter first: the index asks this of thousands of stories.
-    let hours = apart as f64 / 3_600_000.0;
-    let needed = (THRESHOLD + THRESHOLD_PER_HOUR * hours).min(THRESHOLD_MAX);
+    let needed = least_overlap(apart);
     let (short, long) = if a.len() <= b.len() {
         (a.len(), b.len())
     } else {
@@ -239,6 +238,12 @@ pub fn same_story(a: &[String], a_at: i64, b: &[String], b_at: i64) -> bool {
         return false;
     }
     jaccard(a, b) >= needed
+}
+
+/// The least Jaccard index of two titles of one story `apart` ms apart.
+fn least_overlap(apart: i64) -> f64 {
+    let hours = apart as f64 / 3_600_000.0;
+    (THRESHOLD + THRESHOLD_PER_HOUR * hours).min(THRESHOLD_MAX)
 }
 
 fn is_number(w: &str) -> bool {
@@ -335,8 +340,9 @@ impl StoryIndex {
         }
         const DAY: i64 = 24 * 3600 * 1000;
         // Stories within a day of `at` need the least overlap; those further
-        // away need THRESHOLD_MAX, so fewer of their lists are read.
-        let bands = [(0, DAY, THRESHOLD), (DAY, WINDOW_MS, THRESHOLD_MAX)];
+        // away need more, so fewer of their lists are read. Each band at the
+        // overlap its nearest edge needs.
+        let bands = [(0, DAY), (DAY, WINDOW_MS)].map(|(near, far)| (near, far, least_overlap(near)));
         let mut best: Option<usize> = None;
         let mut touched: Vec<u32> = Vec::new();
         self.counts.resize(self.entries.len(), 0);
