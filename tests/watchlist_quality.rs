@@ -65,7 +65,7 @@ fn validation_figures_on_the_real_stream() {
     let Some(path) = corpus("dev.jsonl") else { return };
     let r = validation(&path);
     assert!(r.true_pos + r.false_neg > 100, "labels look incomplete");
-    assert!(r.precision() >= 0.875, "precision {:.3}", r.precision());
+    assert!(r.precision() >= 0.885, "precision {:.3}", r.precision());
     assert!(r.recall() >= 0.93, "recall {:.3}", r.recall());
 }
 
