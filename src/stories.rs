@@ -26,6 +26,10 @@ const THRESHOLD_PER_HOUR: f64 = 0.015;
 const THRESHOLD_MAX: f64 = 0.8;
 /// Titles with fewer content words do not say enough to be grouped.
 pub const MIN_WORDS: usize = 3;
+/// The time bands of [`StoryIndex`] (ms from the new title): each is read
+/// at the overlap its near edge needs.
+const BAND_EDGES: [i64; BANDS + 1] = [0, 8 * 3600 * 1000, 24 * 3600 * 1000, WINDOW_MS];
+const BANDS: usize = 3;
 /// Letters a word is cut to.
 const STEM: usize = 5;
 
@@ -215,29 +219,37 @@ pub fn story_time(published: Option<i64>, first_seen: i64) -> i64 {
 /// Whether two items (their [`title_words`] and times, Unix ms) report the
 /// same story.
 pub fn same_story(a: &[String], a_at: i64, b: &[String], b_at: i64) -> bool {
-    let apart = (a_at - b_at).abs();
-    if apart > WINDOW_MS || a.len() < MIN_WORDS || b.len() < MIN_WORDS {
+    let na: Vec<&String> = a.iter().filter(|w| is_number(w)).collect();
+    let nb: Vec<&String> = b.iter().filter(|w| is_number(w)).collect();
+    let numbers_differ = !na.is_empty() && !nb.is_empty() && na != nb;
+    decide((a_at - b_at).abs(), a.len(), b.len(), numbers_differ, || {
+        shared_words(a, b)
+    })
+}
+
+/// The decision of [`same_story`] from what it needs of two titles: how
+/// far apart they are (ms), their word counts, whether their numbers
+/// disagree, and (asked last, as the dearest) how many words they share.
+/// The index decides with it too, so the two cannot drift apart.
+fn decide(apart: i64, a_len: usize, b_len: usize, numbers_differ: bool, shared: impl FnOnce() -> usize) -> bool {
+    if apart > WINDOW_MS || a_len < MIN_WORDS || b_len < MIN_WORDS {
+        return false;
+    }
+    // A length filter first: the index asks this of thousands of stories.
+    let needed = least_overlap(apart);
+    let (short, long) = if a_len <= b_len { (a_len, b_len) } else { (b_len, a_len) };
+    if (short as f64) < needed * long as f64 {
         return false;
     }
     // Numbers that disagree tell a series apart: round 1 and round 2, one
     // day's police summary and the next. (A toll updated within hours is
     // one story too, but it looks like a series.)
-    // A length filter first: the index asks this of thousands of stories.
-    let needed = least_overlap(apart);
-    let (short, long) = if a.len() <= b.len() {
-        (a.len(), b.len())
-    } else {
-        (b.len(), a.len())
-    };
-    if (short as f64) < needed * long as f64 {
+    if numbers_differ {
         return false;
     }
-    let mut na = a.iter().filter(|w| is_number(w)).peekable();
-    let mut nb = b.iter().filter(|w| is_number(w)).peekable();
-    if na.peek().is_some() && nb.peek().is_some() && !na.eq(nb) {
-        return false;
-    }
-    jaccard(a, b) >= needed
+    let shared = shared();
+    let union = a_len + b_len - shared;
+    union > 0 && shared as f64 / union as f64 >= needed
 }
 
 /// The least Jaccard index of two titles of one story `apart` ms apart.
@@ -250,8 +262,8 @@ fn is_number(w: &str) -> bool {
     w.chars().all(|c| c.is_ascii_digit())
 }
 
-/// The Jaccard index of two sorted word lists (0 when both are empty).
-fn jaccard(a: &[String], b: &[String]) -> f64 {
+/// How many words two sorted, deduplicated lists share.
+fn shared_words<T: Ord>(a: &[T], b: &[T]) -> usize {
     // Both sorted: one merge pass.
     let (mut i, mut j, mut shared) = (0, 0, 0);
     while i < a.len() && j < b.len() {
@@ -265,36 +277,80 @@ fn jaccard(a: &[String], b: &[String]) -> f64 {
             }
         }
     }
-    let union = a.len() + b.len() - shared;
-    if union == 0 { 0.0 } else { shared as f64 / union as f64 }
+    shared
 }
 
 /// The stories already seen, indexed by their title words so that
 /// finding the one a new title belongs to does not compare it with every
-/// story in the window. Exact: a story [`same_story`] would take always
-/// shares enough of the words probed. A title of `n` words shares at
-/// least `k = ceil(t * n)` of them with any story it joins (`t` the least
-/// Jaccard index for the time between them: THRESHOLD within a day,
-/// THRESHOLD_MAX beyond), so at least `k - j` of its words outside the `j`
-/// with the most stories in that time: only the stories that have that
-/// many are compared.
+/// story in the window. Exact: a story [`same_story`] would take is always
+/// compared. A title of `n` words shares at least `k = ceil(t * n)` of
+/// them with any story it joins (`t` the least Jaccard index for the time
+/// between them, read per time band at the band's near edge: 0-8 h, 8-24
+/// h, 24-72 h), so at least `k - j` of any `n - j` of its words: per band
+/// the index reads the lists of its `n - j` rarest words (`j = k - 2`),
+/// counts per story, and looks further only at the stories with that
+/// many. Of those, the ones whose length (kept apart, one byte a story)
+/// says that even all the words not read would not make the overlap are
+/// left too; the rest are compared.
+///
+/// Words are numbered as they come (their lists, and the stories' word
+/// lists, hold numbers); each word's list holds its stories' times and
+/// slots apart, in time order, so that a band's edges are found by a
+/// search over the times alone, from the end, where new titles fall.
 #[derive(Debug, Default)]
 pub struct StoryIndex {
     /// Stories by slot; `None` once forgotten.
     entries: Vec<Option<Entry>>,
-    /// Word -> (time, slot) of the stories whose titles have it, in time
-    /// order (forgotten slots stay until the next compaction).
-    postings: std::collections::HashMap<String, Vec<(i64, u32)>>,
+    /// Word -> its number.
+    numbers: rustc_hash::FxHashMap<Box<str>, u32>,
+    /// By word number: the word, and whether it is a number.
+    words: Vec<(Box<str>, bool)>,
+    /// By word number: the stories whose titles have it, in time order
+    /// (forgotten slots stay until the next compaction).
+    postings: Vec<Postings>,
     live: usize,
-    /// Scratch for [`StoryIndex::find`]: words shared, per slot (all zero
-    /// between calls).
-    counts: Vec<u8>,
+    /// Scratch for [`StoryIndex::find`]: per slot, the round it was last
+    /// counted in (high 8 bits) and the words it shares in that round
+    /// (low 8), so that the marks are cleared once in 255 rounds; the round;
+    /// the slots with enough shared words; the title's word numbers and
+    /// where its lists cross the time bands.
+    marks: Vec<u16>,
+    round: u16,
+    /// Per slot, its title's word count (255 for 255 and more).
+    lens: Vec<u8>,
+    candidates: Vec<u32>,
+    query: Vec<u32>,
+    edges: Vec<[[usize; 2]; BANDS]>,
+}
+
+#[derive(Debug, Default)]
+struct Postings {
+    at: Vec<i64>,
+    slot: Vec<u32>,
+}
+
+/// The first index of `v` whose value fails `before` (which holds for a
+/// prefix of `v`), searched from the end: in steps that double, then
+/// binary, so that an edge near the end costs a few looks.
+fn from_end(v: &[i64], before: impl Fn(i64) -> bool) -> usize {
+    let mut hi = v.len();
+    let mut step = 1;
+    while step <= v.len() {
+        let i = v.len() - step;
+        if before(v[i]) {
+            return i + 1 + v[i + 1..hi].partition_point(|&x| before(x));
+        }
+        hi = i;
+        step *= 2;
+    }
+    v[..hi].partition_point(|&x| before(x))
 }
 
 #[derive(Debug)]
 struct Entry {
     id: String,
-    words: Vec<String>,
+    /// Word numbers, sorted.
+    words: Vec<u32>,
     at: i64,
 }
 
@@ -321,13 +377,53 @@ impl StoryIndex {
         let Ok(slot) = u32::try_from(self.entries.len()) else {
             return;
         };
-        for w in &words {
-            let list = self.postings.entry(w.clone()).or_default();
-            // Stories mostly come in time order: an append.
-            let pos = list.partition_point(|&(t, _)| t <= at);
-            list.insert(pos, (at, slot));
+        let mut numbered = Vec::with_capacity(words.len());
+        for w in words {
+            let Some(n) = self.number(w) else { return };
+            numbered.push(n);
         }
-        self.entries.push(Some(Entry { id, words, at }));
+        numbered.sort_unstable();
+        numbered.dedup();
+        self.add(
+            Entry {
+                id,
+                words: numbered,
+                at,
+            },
+            slot,
+        );
+    }
+
+    /// The number of a word, given one if it is new (`None` past u32).
+    fn number(&mut self, w: String) -> Option<u32> {
+        if let Some(&n) = self.numbers.get(w.as_str()) {
+            return Some(n);
+        }
+        let n = u32::try_from(self.words.len()).ok()?;
+        let w: Box<str> = w.into_boxed_str();
+        self.words.push((w.clone(), is_number(&w)));
+        self.numbers.insert(w, n);
+        self.postings.push(Postings::default());
+        Some(n)
+    }
+
+    fn add(&mut self, e: Entry, slot: u32) {
+        for &w in &e.words {
+            let Some(list) = self.postings.get_mut(w as usize) else {
+                continue;
+            };
+            // Stories mostly come in time order: an append.
+            if list.at.last().is_none_or(|&t| t <= e.at) {
+                list.at.push(e.at);
+                list.slot.push(slot);
+            } else {
+                let pos = list.at.partition_point(|&t| t <= e.at);
+                list.at.insert(pos, e.at);
+                list.slot.insert(pos, slot);
+            }
+        }
+        self.lens.push(u8::try_from(e.words.len()).unwrap_or(u8::MAX));
+        self.entries.push(Some(e));
         self.live += 1;
     }
 
@@ -338,52 +434,107 @@ impl StoryIndex {
         if n < MIN_WORDS || self.live == 0 {
             return None;
         }
-        const DAY: i64 = 24 * 3600 * 1000;
-        // Stories within a day of `at` need the least overlap; those further
-        // away need more, so fewer of their lists are read. Each band at the
-        // overlap its nearest edge needs.
-        let bands = [(0, DAY), (DAY, WINDOW_MS)].map(|(near, far)| (near, far, least_overlap(near)));
-        let mut best: Option<usize> = None;
-        let mut touched: Vec<u32> = Vec::new();
-        self.counts.resize(self.entries.len(), 0);
-        for (near, far, least) in bands {
-            // A story it joins shares at least `k` of its `n` words, so at
-            // least `k - skip` outside the `skip` most common: count how
-            // many of the others each story has, compare only those with
-            // enough.
-            let k = (least * n as f64 - 1e-9).ceil().max(1.0) as usize;
-            let skip = k.saturating_sub(2);
-            let need = (k - skip) as u8;
-            let mut lists: Vec<[&[(i64, u32)]; 2]> = words
-                .iter()
-                .map(|w| {
-                    let l = self.postings.get(w).map(Vec::as_slice).unwrap_or(&[]);
-                    let range = |from: i64, to: i64| {
-                        let lo = l.partition_point(|&(t, _)| t < from);
-                        let hi = l.partition_point(|&(t, _)| t <= to);
-                        &l[lo..hi.max(lo)]
-                    };
-                    if near == 0 {
-                        [range(at - far, at + far), &[][..]]
-                    } else {
-                        [range(at - far, at - near), range(at + near, at + far)]
-                    }
-                })
-                .collect();
-            lists.sort_by_key(|l| l[0].len() + l[1].len());
-            lists.truncate(n - skip);
-            touched.clear();
-            for &(_, slot) in lists.iter().flatten().flat_map(|l| l.iter()) {
-                let c = &mut self.counts[slot as usize];
-                if *c == 0 {
-                    touched.push(slot);
-                }
-                *c = c.saturating_add(1);
+        // The title's words by number; those the index has never seen are
+        // in no story and only count towards its length and numbers.
+        let mut query = std::mem::take(&mut self.query);
+        query.clear();
+        let (mut numbers_unseen, mut has_numbers) = (false, false);
+        for w in words {
+            let number = is_number(w);
+            has_numbers |= number;
+            match self.numbers.get(w.as_str()) {
+                Some(&id) => query.push(id),
+                None => numbers_unseen |= number,
             }
-            for &slot in &touched {
-                let c = std::mem::take(&mut self.counts[slot as usize]);
-                if c < need {
+        }
+        let mut by_number = query.clone();
+        by_number.sort_unstable();
+        let our_numbers: Vec<u32> = by_number.iter().copied().filter(|&w| self.is_number(w)).collect();
+        // Rarest first (by list length over the whole window: any choice
+        // of words to leave out is exact, the commonest saves the most).
+        query.sort_unstable_by_key(|&w| self.postings.get(w as usize).map_or(0, |p| p.at.len()));
+        let unseen = n - query.len();
+        // Stories near `at` need the least overlap; those further away need
+        // more, so fewer of their lists are read. Each band at the overlap
+        // its nearest edge needs: a story in a band needs at least `k`
+        // shared words, so at least `k - skip` of the title's `n - skip`
+        // rarest (the unseen ones, with empty lists, first).
+        let mut reads = [(0usize, 0u8); BANDS];
+        for (r, &near) in reads.iter_mut().zip(&BAND_EDGES) {
+            let k = (least_overlap(near) * n as f64 - 1e-9).ceil().max(1.0) as usize;
+            let skip = k.saturating_sub(2);
+            *r = ((n - skip).saturating_sub(unseen).min(query.len()), (k - skip) as u8);
+        }
+        // Where each list read crosses the band edges, before `at` (first
+        // story at or after `at - edge`) and after (first story after
+        // `at + edge`): new titles mostly come last, so searched from the
+        // end.
+        let mut edges = std::mem::take(&mut self.edges);
+        edges.clear();
+        for (j, &w) in query[..reads[0].0].iter().enumerate() {
+            let mut e = [[0usize; 2]; BANDS];
+            if let Some(p) = self.postings.get(w as usize) {
+                let t = &p.at;
+                let bands = reads.iter().take_while(|r| j < r.0).count();
+                for (i, &edge) in BAND_EDGES[1..=bands].iter().enumerate() {
+                    e[i] = [from_end(t, |x| x < at - edge), from_end(t, |x| x <= at + edge)];
+                }
+            }
+            edges.push(e);
+        }
+        let mut best: Option<usize> = None;
+        let mut candidates = std::mem::take(&mut self.candidates);
+        self.marks.resize(self.entries.len(), 0);
+        for (band, &(read, need)) in reads.iter().enumerate() {
+            // A new round; the marks are cleared once in 255.
+            self.round = (self.round + 1) & 0xFF;
+            if self.round == 0 {
+                self.marks.iter_mut().for_each(|m| *m = 0);
+                self.round = 1;
+            }
+            let round = self.round << 8;
+            candidates.clear();
+            for (&w, e) in query[..read].iter().zip(&edges) {
+                let Some(p) = self.postings.get(w as usize) else {
                     continue;
+                };
+                let (a, b) = if band == 0 {
+                    (p.slot.get(e[0][0]..e[0][1]).unwrap_or(&[]), &[][..])
+                } else {
+                    let (inner, outer) = (e[band - 1], e[band]);
+                    (
+                        p.slot.get(outer[0]..inner[0]).unwrap_or(&[]),
+                        p.slot.get(inner[1]..outer[1]).unwrap_or(&[]),
+                    )
+                };
+                for &slot in a.iter().chain(b) {
+                    let Some(m) = self.marks.get_mut(slot as usize) else {
+                        continue;
+                    };
+                    let shared = if *m & !0xFF == round { (*m & 0xFF) + 1 } else { 1 };
+                    *m = round | shared.min(0xFF);
+                    if shared == u16::from(need) {
+                        candidates.push(slot);
+                    }
+                }
+            }
+            // The story's length bounds what it can share: the words
+            // counted, and at most all the title's words not read. Those
+            // that cannot reach the band's overlap even so are left
+            // without reading the story itself.
+            let least = least_overlap(BAND_EDGES[band]);
+            let unread = query.len() - read;
+            for &slot in &candidates {
+                let m = self.lens.get(slot as usize).copied().unwrap_or(u8::MAX);
+                let counted = self.marks.get(slot as usize).map_or(0, |&c| usize::from(c as u8));
+                if m < u8::MAX {
+                    let m = usize::from(m);
+                    let most = (counted + unread).min(m).min(n);
+                    // The division `decide` makes (never NaN: n >= 3), so
+                    // that a story it would take is never left.
+                    if (most as f64 / (n + m - most) as f64) < least {
+                        continue;
+                    }
                 }
                 let Some(Some(e)) = self.entries.get(slot as usize) else {
                     continue;
@@ -393,14 +544,30 @@ impl StoryIndex {
                         continue;
                     }
                 }
-                if same_story(words, at, &e.words, e.at) {
+                // Numbers disagree when both have some and the title has one
+                // the index has never seen (so the story lacks it) or the
+                // sets differ.
+                let numbers_differ = has_numbers && {
+                    let mut theirs = e.words.iter().copied().filter(|&w| self.is_number(w)).peekable();
+                    theirs.peek().is_some() && (numbers_unseen || !our_numbers.iter().copied().eq(theirs))
+                };
+                if decide((at - e.at).abs(), n, e.words.len(), numbers_differ, || {
+                    shared_words(&by_number, &e.words)
+                }) {
                     best = Some(slot as usize);
                 }
             }
         }
+        self.candidates = candidates;
+        self.query = query;
+        self.edges = edges;
         best.and_then(|i| self.entries.get(i))
             .and_then(|e| e.as_ref())
             .map(|e| e.id.as_str())
+    }
+
+    fn is_number(&self, w: u32) -> bool {
+        self.words.get(w as usize).is_some_and(|&(_, number)| number)
     }
 
     /// Forgets the stories older than `before` (Unix ms): no title at or
@@ -412,14 +579,23 @@ impl StoryIndex {
                 self.live -= 1;
             }
         }
-        // Compact when most slots are dead: postings are rebuilt once for
-        // many forgettings.
+        // Compact when most slots are dead: postings and word numbers are
+        // rebuilt once for many forgettings.
         if self.live * 2 < self.entries.len() {
             let old = std::mem::take(&mut self.entries);
+            self.lens.clear();
+            let words = std::mem::take(&mut self.words);
+            self.numbers.clear();
             self.postings.clear();
             self.live = 0;
             for e in old.into_iter().flatten() {
-                self.insert(e.id, e.words, e.at);
+                let title = e
+                    .words
+                    .iter()
+                    .filter_map(|&w| words.get(w as usize))
+                    .map(|(w, _)| w.to_string())
+                    .collect();
+                self.insert(e.id, title, e.at);
             }
         }
     }
@@ -430,7 +606,8 @@ mod tests {
     use super::*;
 
     /// The index finds what comparing with every story finds, on titles
-    /// that share words in every degree, and forgets what it is told to.
+    /// that share words in every degree (numbers and unseen words among
+    /// them), and forgets what it is told to.
     #[test]
     fn the_index_agrees_with_comparing_every_story() {
         let vocab: Vec<String> = (0..40).map(|i| format!("w{i:02}x")).collect();
@@ -448,6 +625,16 @@ mod tests {
         for i in 0..600 {
             let n = 3 + (next() % 6) as usize;
             let mut words: Vec<String> = (0..n).map(|_| vocab[(next() % 12) as usize].clone()).collect();
+            // Numbers (a series, or one report's figures), and words and
+            // numbers no story has had yet.
+            if next() % 3 == 0 {
+                words.push(["28", "19"][(next() % 2) as usize].to_string());
+            }
+            match next() % 4 {
+                0 => words.push(format!("{}", 1000 + i)),
+                1 => words.push(format!("new{i}")),
+                _ => {}
+            }
             words.sort();
             words.dedup();
             let at = (i as i64) * hour / 4 + (next() % 1000) as i64;
