@@ -219,9 +219,9 @@ pub fn story_time(published: Option<i64>, first_seen: i64) -> i64 {
 /// Whether two items (their [`title_words`] and times, Unix ms) report the
 /// same story.
 pub fn same_story(a: &[String], a_at: i64, b: &[String], b_at: i64) -> bool {
-    let na: Vec<&String> = a.iter().filter(|w| is_number(w)).collect();
-    let nb: Vec<&String> = b.iter().filter(|w| is_number(w)).collect();
-    let numbers_differ = !na.is_empty() && !nb.is_empty() && na != nb;
+    let mut na = a.iter().filter(|w| is_number(w)).peekable();
+    let mut nb = b.iter().filter(|w| is_number(w)).peekable();
+    let numbers_differ = na.peek().is_some() && nb.peek().is_some() && !na.eq(nb);
     decide((a_at - b_at).abs(), a.len(), b.len(), numbers_differ, || {
         shared_words(a, b)
     })
@@ -303,8 +303,8 @@ pub struct StoryIndex {
     entries: Vec<Option<Entry>>,
     /// Word -> its number.
     numbers: rustc_hash::FxHashMap<Box<str>, u32>,
-    /// By word number: the word, and whether it is a number.
-    words: Vec<(Box<str>, bool)>,
+    /// By word number: whether the word is a number.
+    numeric: Vec<bool>,
     /// By word number: the stories whose titles have it, in time order
     /// (forgotten slots stay until the next compaction).
     postings: Vec<Postings>,
@@ -399,9 +399,9 @@ impl StoryIndex {
         if let Some(&n) = self.numbers.get(w.as_str()) {
             return Some(n);
         }
-        let n = u32::try_from(self.words.len()).ok()?;
+        let n = u32::try_from(self.numeric.len()).ok()?;
         let w: Box<str> = w.into_boxed_str();
-        self.words.push((w.clone(), is_number(&w)));
+        self.numeric.push(is_number(&w));
         self.numbers.insert(w, n);
         self.postings.push(Postings::default());
         Some(n)
@@ -567,7 +567,7 @@ impl StoryIndex {
     }
 
     fn is_number(&self, w: u32) -> bool {
-        self.words.get(w as usize).is_some_and(|&(_, number)| number)
+        self.numeric.get(w as usize).copied().unwrap_or(false)
     }
 
     /// Forgets the stories older than `before` (Unix ms): no title at or
@@ -584,16 +584,22 @@ impl StoryIndex {
         if self.live * 2 < self.entries.len() {
             let old = std::mem::take(&mut self.entries);
             self.lens.clear();
-            let words = std::mem::take(&mut self.words);
-            self.numbers.clear();
+            // The words by number, from the map that numbered them.
+            let mut words: Vec<Option<Box<str>>> = vec![None; self.numeric.len()];
+            for (w, n) in self.numbers.drain() {
+                if let Some(slot) = words.get_mut(n as usize) {
+                    *slot = Some(w);
+                }
+            }
+            self.numeric.clear();
             self.postings.clear();
             self.live = 0;
             for e in old.into_iter().flatten() {
                 let title = e
                     .words
                     .iter()
-                    .filter_map(|&w| words.get(w as usize))
-                    .map(|(w, _)| w.to_string())
+                    .filter_map(|&w| words.get(w as usize).and_then(|w| w.as_deref()))
+                    .map(str::to_string)
                     .collect();
                 self.insert(e.id, title, e.at);
             }
