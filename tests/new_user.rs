@@ -323,3 +323,81 @@ fn once_stops_on_sigterm_with_its_summary() {
     let items = with_store(&cfg.db(), async |s| s.count("items").await.unwrap());
     assert_eq!(items, 4 * polled as u64, "every polled feed's items are stored");
 }
+
+/// `stories --pairs` answers with the daemon's whole decision: a shared
+/// link or title key at any distance in time, else the near-copy rule
+/// within its window.
+#[test]
+fn stories_pairs_decide_as_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let items = dir.path().join("items.jsonl");
+    let pairs = dir.path().join("pairs.jsonl");
+    let item = |id: &str, title: &str, link: &str, published: &str| {
+        serde_json::json!({"id": id, "title": title, "link": link, "published": published,
+            "first_seen": published, "lang": "en", "source": "x"})
+        .to_string()
+    };
+    let lines = [
+        item(
+            "a",
+            "Kimberly-Clark agrees to buy Kenvue for 40 billion dollars",
+            "https://a.example/1",
+            "2025-11-03T10:00:00Z",
+        ),
+        // Same title (an aggregator's suffix aside), ten days later.
+        item(
+            "b",
+            "Kimberly-Clark agrees to buy Kenvue for 40 billion dollars - Wire",
+            "https://b.example/2",
+            "2025-11-13T10:00:00Z",
+        ),
+        // The same link's AMP form, another title, a week later.
+        item("c", "Markets shrug", "https://a.example/1/amp", "2025-11-10T10:00:00Z"),
+        // A near-copy two hours on, and the same words ten days on.
+        item(
+            "d",
+            "Kimberly-Clark to buy Kenvue for 40 billion dollars",
+            "https://d.example/4",
+            "2025-11-03T12:00:00Z",
+        ),
+        item(
+            "e",
+            "Kimberly-Clark to buy Kenvue for 40 billion dollars now",
+            "https://e.example/5",
+            "2025-11-13T12:00:00Z",
+        ),
+        item(
+            "f",
+            "Kenvue shares fall after the bid",
+            "https://f.example/6",
+            "2025-11-03T11:00:00Z",
+        ),
+    ];
+    std::fs::write(&items, lines.join("\n")).unwrap();
+    let asked = [
+        ("a", "b", true),
+        ("a", "c", true),
+        ("a", "d", true),
+        ("a", "e", false),
+        ("a", "f", false),
+    ];
+    let text: Vec<String> = asked
+        .iter()
+        .map(|(a, b, _)| serde_json::json!({"a": a, "b": b, "label": "same"}).to_string())
+        .collect();
+    std::fs::write(&pairs, text.join("\n")).unwrap();
+    let o = run(&[
+        "stories",
+        "--items",
+        items.to_str().unwrap(),
+        "--pairs",
+        pairs.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(got.len(), asked.len());
+    for (g, (a, b, same)) in got.iter().zip(asked) {
+        assert_eq!((g["a"].as_str(), g["b"].as_str()), (Some(a), Some(b)));
+        assert_eq!(g["same"], same, "{a} and {b}");
+    }
+}

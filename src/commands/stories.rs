@@ -1,6 +1,7 @@
 //! `newshound stories --items ITEMS.jsonl --pairs PAIRS.jsonl`: for each
 //! pair of item ids, whether the daemon would group the two items into one
-//! story, by the same decision ([`crate::stories::same_story`]). One JSON
+//! story, by the same decision (a shared link or title key, else
+//! [`crate::stories::same_story`]). One JSON
 //! line per pair, in input order. Without `--pairs`: the stories of the
 //! whole stream, as the daemon would group them (shared link or title
 //! key, or a near-copy of the story's first item), one JSON line each.
@@ -117,7 +118,7 @@ pub fn stories(items: &Path, pairs: Option<&Path>) -> Result<(), Failure> {
         }
         return Ok(());
     };
-    let known: HashMap<String, (Vec<String>, i64)> = entries.into_iter().map(|e| (e.id, (e.words, e.at))).collect();
+    let known: HashMap<String, Entry> = entries.into_iter().map(|e| (e.id.clone(), e)).collect();
     for (line, v) in lines(pairs)? {
         let v = v?;
         let (a, b) = (str_field(&v, "a"), str_field(&v, "b"));
@@ -126,8 +127,10 @@ pub fn stories(items: &Path, pairs: Option<&Path>) -> Result<(), Failure> {
                 .get(id)
                 .with_context(|| format!("{}:{line}: item '{id}' is not in {}", pairs.display(), items.display()))
         };
-        let ((wa, ta), (wb, tb)) = (get(a)?, get(b)?);
-        let same = same_story(wa, *ta, wb, *tb);
+        let (ea, eb) = (get(a)?, get(b)?);
+        // As the daemon: a shared link or title key first (at any distance
+        // in time), then the near-copy rule.
+        let same = ea.keys.iter().any(|k| eb.keys.contains(k)) || same_story(&ea.words, ea.at, &eb.words, eb.at);
         writeln!(out, "{}", serde_json::json!({"a": a, "b": b, "same": same})).or_else(quiet_on_broken_pipe)?;
     }
     Ok(())
