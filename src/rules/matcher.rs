@@ -15,9 +15,11 @@ pub struct Matcher {
     watchlists: Vec<CompiledWatchlist>,
     /// (watchlist, rule) of every rule, by global rule number.
     rule_loc: Vec<(u32, u32)>,
-    searcher: Option<Searcher>,
+    searchers: Option<LiteralSearchers>,
     /// (global rule number, clause bits), by literal number.
     pattern_rules: Vec<Vec<(u32, u64)>>,
+    /// For each literal, the fields where an occurrence of it matters.
+    literal_fields: Vec<u8>,
     /// The clause bits each rule needs all of to be a candidate, by global
     /// rule number: 0 for a rule with no required literals, which is
     /// always evaluated.
@@ -48,9 +50,12 @@ impl Matcher {
                     continue;
                 }
                 need.push(u64::MAX >> (64 - clauses.len()));
+                // A clause's literal may not be any leaf's: looked for in
+                // every field the rule reads.
+                let rule_fields = fields_of(&rule.node);
                 for (c, set) in clauses.into_iter().enumerate() {
                     for l in set {
-                        let id = lits.intern(l) as usize;
+                        let id = lits.intern(l, rule_fields) as usize;
                         match lits.rules[id].last_mut() {
                             Some((r, bits)) if *r == global => *bits |= 1 << c,
                             _ => lits.rules[id].push((global, 1 << c)),
@@ -59,8 +64,8 @@ impl Matcher {
                 }
             }
         }
-        let searcher = Searcher::build(&lits.patterns, false);
-        if searcher.is_none() && !lits.patterns.is_empty() {
+        let searchers = LiteralSearchers::build(&lits.patterns, &lits.fields);
+        if searchers.is_none() && !lits.patterns.is_empty() {
             // Building can only fail on absurd sizes: evaluate every rule the
             // slow way rather than miss any.
             need = vec![0; rule_loc.len()];
@@ -81,8 +86,9 @@ impl Matcher {
         Matcher {
             watchlists,
             rule_loc,
-            searcher,
+            searchers,
             pattern_rules: lits.rules,
+            literal_fields: lits.fields,
             need,
             fields_used,
             raw_test,
@@ -169,10 +175,13 @@ impl Matcher {
             occurrences: Vec::new(),
         };
         let mut have = vec![0u64; self.rule_loc.len()];
-        if let Some(searcher) = &self.searcher {
+        if let Some(searchers) = &self.searchers {
             for f in Field::ALL {
                 let bit = 1u8 << f.index();
-                searcher.for_each(doc.norm(f).norm.as_bytes(), |p, start| {
+                searchers.for_each(f, doc.norm(f).norm.as_bytes(), |p, start| {
+                    if self.literal_fields[p] & bit == 0 {
+                        return;
+                    }
                     found.occurrences.push((p as u32, f.index() as u8, start as u32));
                     if found.mask[p] == 0 {
                         for &(r, bits) in &self.pattern_rules[p] {
@@ -302,6 +311,48 @@ impl Matcher {
             terms,
             snippet,
         })
+    }
+}
+
+/// The literal searchers: the literals looked for in titles only (most
+/// exclusions name a headline) in one, run on titles alone, and the rest in
+/// another, so that a body is not searched for words only a title uses
+/// and each automaton stays small enough to be a DFA.
+#[derive(Debug, Clone)]
+struct LiteralSearchers {
+    /// Each searcher, the global literal number of each of its patterns,
+    /// and the fields it runs on (bit mask).
+    parts: Vec<(Searcher, Vec<u32>, u8)>,
+}
+
+impl LiteralSearchers {
+    /// `None` when a searcher cannot be built (absurd sizes).
+    fn build(patterns: &[String], fields: &[u8]) -> Option<LiteralSearchers> {
+        let title = 1u8 << Field::Title.index();
+        let mut parts = Vec::new();
+        for title_only in [false, true] {
+            let ids: Vec<u32> = (0..patterns.len() as u32)
+                .filter(|&i| (fields[i as usize] == title) == title_only)
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let pats: Vec<&str> = ids.iter().map(|&i| patterns[i as usize].as_str()).collect();
+            let runs_on = if title_only { title } else { u8::MAX };
+            parts.push((Searcher::build(&pats, false)?, ids, runs_on));
+        }
+        Some(LiteralSearchers { parts })
+    }
+
+    /// Calls `each(literal, start)` for every occurrence in `text`, the
+    /// text of field `f`.
+    fn for_each(&self, f: Field, text: &[u8], mut each: impl FnMut(usize, usize)) {
+        let bit = 1u8 << f.index();
+        for (searcher, ids, runs_on) in &self.parts {
+            if runs_on & bit != 0 {
+                searcher.for_each(text, |p, start| each(ids[p] as usize, start));
+            }
+        }
     }
 }
 
