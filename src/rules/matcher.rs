@@ -4,7 +4,9 @@
 
 use super::compile::{CompiledWatchlist, Severity};
 use super::explain::{self, NearMiss, TermHit, WatchlistMatch, snippet};
-use super::presearch::{Literals, RawTest, Searcher, ascii_words, clear_literals, fields_of, required_clauses};
+use super::presearch::{
+    DFA_MAX_BYTES, Literals, RawTest, Searcher, ascii_words, clear_literals, fields_of, required_clauses,
+};
 use super::query::Field;
 use super::verify::{self as eval, DocFields, Document, RawHit};
 use crate::feed::Item;
@@ -315,9 +317,9 @@ impl Matcher {
 }
 
 /// The literal searchers: the literals looked for in titles only (most
-/// exclusions name a headline) in one, run on titles alone, and the rest in
-/// another, so that a body is not searched for words only a title uses
-/// and each automaton stays small enough to be a DFA.
+/// exclusions name a headline) apart, run on titles alone, and the rest
+/// apart, so that a body is not searched for words only a title uses; each
+/// set cut in two, and again, while its DFA would pass [`DFA_MAX_BYTES`].
 #[derive(Debug, Clone)]
 struct LiteralSearchers {
     /// Each searcher, the global literal number of each of its patterns,
@@ -325,23 +327,48 @@ struct LiteralSearchers {
     parts: Vec<(Searcher, Vec<u32>, u8)>,
 }
 
+/// How many times a set of literals is cut in two before the NFA takes it:
+/// at most four DFAs a set, four passes over a text.
+const MAX_CUTS: u32 = 2;
+
 impl LiteralSearchers {
     /// `None` when a searcher cannot be built (absurd sizes).
     fn build(patterns: &[String], fields: &[u8]) -> Option<LiteralSearchers> {
+        LiteralSearchers::build_within(patterns, fields, DFA_MAX_BYTES)
+    }
+
+    fn build_within(patterns: &[String], fields: &[u8], max_bytes: usize) -> Option<LiteralSearchers> {
         let title = 1u8 << Field::Title.index();
-        let mut parts = Vec::new();
+        let mut out = LiteralSearchers { parts: Vec::new() };
         for title_only in [false, true] {
-            let ids: Vec<u32> = (0..patterns.len() as u32)
+            let mut ids: Vec<u32> = (0..patterns.len() as u32)
                 .filter(|&i| (fields[i as usize] == title) == title_only)
                 .collect();
             if ids.is_empty() {
                 continue;
             }
-            let pats: Vec<&str> = ids.iter().map(|&i| patterns[i as usize].as_str()).collect();
+            // Neighbours in order share their beginnings, so each half's
+            // automaton has fewer states.
+            ids.sort_by(|&a, &b| patterns[a as usize].cmp(&patterns[b as usize]));
             let runs_on = if title_only { title } else { u8::MAX };
-            parts.push((Searcher::build(&pats, false)?, ids, runs_on));
+            out.add(patterns, ids, runs_on, max_bytes, MAX_CUTS)?;
         }
-        Some(LiteralSearchers { parts })
+        Some(out)
+    }
+
+    fn add(&mut self, patterns: &[String], mut ids: Vec<u32>, runs_on: u8, max_bytes: usize, cuts: u32) -> Option<()> {
+        let pats: Vec<&str> = ids.iter().map(|&i| patterns[i as usize].as_str()).collect();
+        if let Some(dfa) = Searcher::dfa(&pats, false, max_bytes) {
+            self.parts.push((dfa, ids, runs_on));
+            return Some(());
+        }
+        if cuts == 0 || ids.len() < 2 {
+            self.parts.push((Searcher::nfa(&pats, false)?, ids, runs_on));
+            return Some(());
+        }
+        let back = ids.split_off(ids.len() / 2);
+        self.add(patterns, ids, runs_on, max_bytes, cuts - 1)?;
+        self.add(patterns, back, runs_on, max_bytes, cuts - 1)
     }
 
     /// Calls `each(literal, start)` for every occurrence in `text`, the
@@ -605,5 +632,36 @@ mod tests {
         let s = snippet(&long, start, start + 6);
         assert!(s.starts_with('…') && s.ends_with('…') && s.contains("needle"));
         assert!(s.chars().count() < 200);
+    }
+
+    /// A set of literals whose DFA would pass the limit is cut into DFAs
+    /// that fit, and together they find what one automaton finds.
+    #[test]
+    fn literal_sets_too_large_for_one_dfa_are_cut() {
+        let words: Vec<String> = (0..3000)
+            .map(|i| format!(" w{}x{} ", i * 7919 % 10007, i % 13))
+            .collect();
+        let all_fields = vec![0b111u8; words.len()];
+        let limit = 1_000_000;
+        let one = Searcher::nfa(&words, false).unwrap();
+        let cut = LiteralSearchers::build_within(&words, &all_fields, limit).unwrap();
+        assert!(cut.parts.len() > 1 && cut.parts.len() <= 4, "{} parts", cut.parts.len());
+        assert!(cut.parts.iter().all(|(s, _, _)| matches!(s, Searcher::Dfa(..))));
+        assert!(
+            Searcher::dfa(&words, false, limit).is_none(),
+            "the limit must be too small for one DFA"
+        );
+        let text: String = (0..400)
+            .map(|i| words[i * 7 % words.len()].trim().to_string() + " ")
+            .collect();
+        let text = format!(" {text}");
+        let mut want = Vec::new();
+        one.for_each(text.as_bytes(), |p, at| want.push((p, at)));
+        let mut got = Vec::new();
+        cut.for_each(Field::Summary, text.as_bytes(), |p, at| got.push((p, at)));
+        want.sort_unstable();
+        got.sort_unstable();
+        assert!(want.len() >= 400);
+        assert_eq!(got, want);
     }
 }
