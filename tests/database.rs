@@ -538,6 +538,55 @@ fn near_copies_across_outlets_are_one_story() {
     assert_eq!(plan["outlets"].as_array().map(Vec::len), Some(2), "{plan}");
 }
 
+/// A later copy that reports two stories already alerted (it shares the
+/// first's link and words the second's headline) makes them one: no new
+/// alert, and `alerts` shows both alerts under the first story, with the
+/// three outlets carrying it.
+#[test]
+fn a_copy_that_reports_two_stories_makes_them_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = "Witkoff and Dmitriev drafted 28-point peace plan for Ukraine, officials say";
+    let second = "Ukraine peace plan: Zelensky and Macron talk guarantees in Paris";
+    feed_xml(dir.path(), &[(first, "a1", "https://a.example/plan")]);
+    feed_xml_named(dir.path(), "g.xml", &[(second, "b1", "https://b.example/x/2")]);
+    feed_xml_named(dir.path(), "h.xml", &[]);
+    let server = FixtureServer::start_in(dir.path().to_path_buf());
+    let urls = [
+        server.url("/feed/f.xml"),
+        server.url("/feed/g.xml"),
+        server.url("/feed/h.xml"),
+    ];
+    let cfg = TestConfig::new(&urls, "");
+    let c = cfg.path();
+    let c = c.to_str().unwrap();
+    let out = run(&["once", "--config", c]);
+    assert!(stdout(&out).contains("2 alerts raised"), "{}", stdout(&out));
+    feed_xml_named(
+        dir.path(),
+        "h.xml",
+        &[(
+            "Ukraine peace plan: Zelensky and Macron talk guarantees in Paris today",
+            "c1",
+            "https://a.example/plan",
+        )],
+    );
+    let out = run(&["once", "--all", "--config", c]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("1 new items, 0 alerts raised"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(&["alerts", "--json", "--config", c]);
+    let alerts: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    let plan = alerts.iter().find(|a| a["title"] == first).unwrap();
+    let talks = alerts.iter().find(|a| a["title"] == second).unwrap();
+    assert_eq!(plan["story_id"], plan["id"]);
+    assert_eq!(talks["story_id"], plan["id"], "{talks}");
+    assert_eq!(plan["outlets"].as_array().map(Vec::len), Some(3), "{plan}");
+}
+
 /// `escalate_at = 3`: a story alerts once, and once more (with its
 /// outlets) when a third outlet carries it; not again at the fourth.
 #[test]

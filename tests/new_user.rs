@@ -353,7 +353,8 @@ fn stories_pairs_decide_as_the_daemon() {
         ),
         // The same link's AMP form, another title, a week later.
         item("c", "Markets shrug", "https://a.example/1/amp", "2025-11-10T10:00:00Z"),
-        // A near-copy two hours on, and the same words ten days on.
+        // A near-copy two hours on; a near-copy of b two hours after b
+        // (so of a's story, through b); the same words twenty days on.
         item(
             "d",
             "Kimberly-Clark to buy Kenvue for 40 billion dollars",
@@ -367,6 +368,12 @@ fn stories_pairs_decide_as_the_daemon() {
             "2025-11-13T12:00:00Z",
         ),
         item(
+            "g",
+            "Kimberly-Clark to buy Kenvue for 40 billion dollars today",
+            "https://g.example/7",
+            "2025-11-23T12:00:00Z",
+        ),
+        item(
             "f",
             "Kenvue shares fall after the bid",
             "https://f.example/6",
@@ -378,7 +385,8 @@ fn stories_pairs_decide_as_the_daemon() {
         ("a", "b", true),
         ("a", "c", true),
         ("a", "d", true),
-        ("a", "e", false),
+        ("a", "e", true),
+        ("a", "g", false),
         ("a", "f", false),
     ];
     let text: Vec<String> = asked

@@ -176,7 +176,10 @@ pub async fn alerts(path: &Path, opts: AlertsOptions) -> Result<(), Failure> {
                 // carrying it so far and how each sink fared.
                 let mut v: serde_json::Value = serde_json::from_str(&r.payload).unwrap_or_default();
                 if let Some(o) = v.as_object_mut() {
-                    o.insert("story_id".into(), a.id.clone().into());
+                    // An escalation names its story already.
+                    if !o.contains_key("story_id") {
+                        o.insert("story_id".into(), r.story.clone().into());
+                    }
                     o.insert("outlets".into(), r.outlets.clone().into());
                     let deliveries: Vec<serde_json::Value> = r
                         .deliveries

@@ -1,10 +1,10 @@
 //! `newshound stories --items ITEMS.jsonl --pairs PAIRS.jsonl`: for each
-//! pair of item ids, whether the daemon would group the two items into one
-//! story, by the same decision (a shared link or title key, else
-//! [`crate::stories::same_story`]). One JSON
-//! line per pair, in input order. Without `--pairs`: the stories of the
-//! whole stream, as the daemon would group them (shared link or title
-//! key, or a near-copy of the story's first item), one JSON line each.
+//! pair of item ids, whether the daemon, fed the whole items file in time
+//! order, would put the two items in one story (a shared link or title
+//! key, or titles of one report, [`crate::stories::StoryIndex`], the
+//! stories an item joins made one). One JSON line per pair, in input
+//! order. Without `--pairs`: the stories of the whole stream, as the
+//! daemon would group them, one JSON line each.
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::shared::{Failure, quiet_on_broken_pipe};
 use crate::feed::{item_from_json, str_field};
-use crate::stories::{StoryIndex, WINDOW_MS, same_story, story_time, title_words};
+use crate::stories::{StoryIndex, WINDOW_MS, WordCounts, story_time, title_words};
 
 fn lines(path: &Path) -> anyhow::Result<impl Iterator<Item = (usize, anyhow::Result<Value>)>> {
     let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
@@ -70,37 +70,72 @@ fn read_items(items: &Path) -> anyhow::Result<Vec<Entry>> {
     Ok(out)
 }
 
-/// The stream grouped in time order: an item joins the story of an
-/// earlier one that shares a key, or whose first item it copies.
+/// The stream grouped in time order, as the daemon groups: an item joins
+/// every earlier story that shares one of its keys or that it reports
+/// (its title beside any of the story's, [`StoryIndex::find`]), and the
+/// stories it joins become one. Stories of item ids, in the order they
+/// began.
 fn group(mut entries: Vec<Entry>) -> Vec<Vec<String>> {
     entries.sort_by_key(|e| e.at);
-    let mut stories: Vec<Vec<String>> = Vec::new();
+    // Union-find over stories: a story merged into another points to it.
+    let mut parent: Vec<usize> = Vec::new();
+    fn root(parent: &mut [usize], mut s: usize) -> usize {
+        while let Some(&p) = parent.get(s).filter(|&&p| p != s) {
+            let grand = parent.get(p).copied().unwrap_or(p);
+            if let Some(x) = parent.get_mut(s) {
+                *x = grand;
+            }
+            s = p;
+        }
+        s
+    }
+    let mut of_item: Vec<(usize, String)> = Vec::with_capacity(entries.len());
     let mut by_key: HashMap<String, usize> = HashMap::new();
-    // The first item of each story, by its title words: the daemon's index.
-    let mut firsts = StoryIndex::new();
+    let mut titles = StoryIndex::new();
+    let mut counts = WordCounts::new();
     for (n, e) in entries.into_iter().enumerate() {
         if n % 4096 == 0 {
-            firsts.forget_before(e.at - WINDOW_MS);
+            titles.forget_before(e.at - WINDOW_MS);
         }
-        let found = e
-            .keys
-            .iter()
-            .find_map(|k| by_key.get(k).copied())
-            .or_else(|| firsts.find(&e.words, e.at).and_then(|s| s.parse().ok()));
-        let s = match found {
-            Some(s) => s,
+        counts.add(&e.words, e.at);
+        let mut joined: Vec<usize> = e.keys.iter().filter_map(|k| by_key.get(k).copied()).collect();
+        joined.extend(
+            titles
+                .find(&e.words, e.at, &counts)
+                .iter()
+                .filter_map(|s| s.parse::<usize>().ok()),
+        );
+        let mut roots: Vec<usize> = joined.into_iter().map(|s| root(&mut parent, s)).collect();
+        roots.sort_unstable();
+        roots.dedup();
+        let s = match roots.first() {
+            Some(&first) => {
+                for &other in &roots[1..] {
+                    if let Some(p) = parent.get_mut(other) {
+                        *p = first;
+                    }
+                }
+                first
+            }
             None => {
-                stories.push(Vec::new());
-                let s = stories.len() - 1;
-                firsts.insert(s.to_string(), e.words.clone(), e.at);
-                s
+                parent.push(parent.len());
+                parent.len() - 1
             }
         };
         for k in &e.keys {
             by_key.entry(k.clone()).or_insert(s);
         }
-        stories[s].push(e.id);
+        titles.insert(s.to_string(), e.words, e.at);
+        of_item.push((s, e.id));
     }
+    let mut stories: Vec<Vec<String>> = vec![Vec::new(); parent.len()];
+    for (s, id) in of_item {
+        let r = root(&mut parent, s);
+        if let Some(story) = stories.get_mut(r) {
+            story.push(id);
+        }
+    }
+    stories.retain(|s| !s.is_empty());
     stories
 }
 
@@ -118,19 +153,25 @@ pub fn stories(items: &Path, pairs: Option<&Path>) -> Result<(), Failure> {
         }
         return Ok(());
     };
-    let known: HashMap<String, Entry> = entries.into_iter().map(|e| (e.id.clone(), e)).collect();
+    let ids: std::collections::HashSet<String> = entries.iter().map(|e| e.id.clone()).collect();
+    let story_of: HashMap<String, usize> = group(entries)
+        .into_iter()
+        .enumerate()
+        .flat_map(|(n, s)| s.into_iter().map(move |id| (id, n)))
+        .collect();
     for (line, v) in lines(pairs)? {
         let v = v?;
         let (a, b) = (str_field(&v, "a"), str_field(&v, "b"));
-        let get = |id: &str| {
-            known
-                .get(id)
-                .with_context(|| format!("{}:{line}: item '{id}' is not in {}", pairs.display(), items.display()))
-        };
-        let (ea, eb) = (get(a)?, get(b)?);
-        // As the daemon: a shared link or title key first (at any distance
-        // in time), then the near-copy rule.
-        let same = ea.keys.iter().any(|k| eb.keys.contains(k)) || same_story(&ea.words, ea.at, &eb.words, eb.at);
+        for id in [a, b] {
+            if !ids.contains(id) {
+                return Err(
+                    anyhow::anyhow!("{}:{line}: item '{id}' is not in {}", pairs.display(), items.display()).into(),
+                );
+            }
+        }
+        // As the daemon: one story when grouping the whole stream put
+        // both items in it.
+        let same = story_of.contains_key(a) && story_of.get(a) == story_of.get(b);
         writeln!(out, "{}", serde_json::json!({"a": a, "b": b, "same": same})).or_else(quiet_on_broken_pipe)?;
     }
     Ok(())

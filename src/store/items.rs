@@ -203,9 +203,10 @@ impl Store {
                 Ok(summary)
             })();
             if done.is_err() {
-                // Stories this commit claimed are not stored: the index
-                // of alerted titles is read again from the database.
+                // Stories this commit claimed and titles it counted are
+                // not stored: both are read again from the database.
                 forget_alerted_titles();
+                WORD_COUNTS.with(|c| c.borrow_mut().take());
             }
             done
         })
@@ -524,6 +525,7 @@ fn commit_in(tx: &Connection, c: &PollCommit) -> Result<CommitSummary, StoreErro
         "INSERT OR IGNORE INTO matches (item_id, watchlist, version, rules, terms, snippet, alert_id, at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
+    load_word_counts(tx)?;
     let mut stories = Stories::prepare(tx, "story_alerts", Titles::Alerted)?;
     let mut insert_outbox = tx.prepare_cached(
         "INSERT OR IGNORE INTO outbox (alert_id, sink, payload, created_at, next_attempt) VALUES (?1, ?2, ?3, ?4, ?4)",
@@ -551,6 +553,12 @@ fn commit_in(tx: &Connection, c: &PollCommit) -> Result<CommitSummary, StoreErro
         }
         let id = tx.last_insert_rowid();
         summary.items += 1;
+        let words = stories::title_words(&it.title);
+        WORD_COUNTS.with(|counts| {
+            if let Some(counts) = counts.borrow_mut().as_mut() {
+                counts.add(&words, c.now);
+            }
+        });
         for m in &new.matches {
             let wm = &m.watchlist_match;
             summary.matches += 1;
@@ -640,6 +648,44 @@ thread_local! {
 /// or by exact title (`story_alerts`).
 const TITLES_KEPT_MS: i64 = 7 * 24 * 3600 * 1000;
 
+thread_local! {
+    /// How common each title word is among the items stored lately
+    /// (`stories::WordCounts`): read from `items` at the first commit on the
+    /// store's thread, kept in step by every commit, and read again after
+    /// one that failed.
+    static WORD_COUNTS: RefCell<Option<stories::WordCounts>> = const { RefCell::new(None) };
+}
+
+/// Reads the titles of the items stored in the last
+/// `stories::COUNTS_KEPT_MS` (the most recent `stories::COUNTS_MAX_TITLES`
+/// of them) into the thread's word counts, unless they are read already.
+fn load_word_counts(conn: &Connection) -> Result<(), StoreError> {
+    if WORD_COUNTS.with(|c| c.borrow().is_some()) {
+        return Ok(());
+    }
+    let mut q = conn.prepare_cached(
+        "SELECT title, first_seen FROM (SELECT id, title, first_seen FROM items ORDER BY id DESC LIMIT ?1)
+         WHERE first_seen >= (SELECT max(first_seen) FROM items) - ?2 ORDER BY id",
+    )?;
+    let mut rows = q.query(params![stories::COUNTS_MAX_TITLES as i64, stories::COUNTS_KEPT_MS])?;
+    let mut counts = stories::WordCounts::new();
+    while let Some(r) = rows.next()? {
+        let (title, at): (String, i64) = (r.get(0)?, r.get(1)?);
+        counts.add(&stories::title_words(&title), at);
+    }
+    tracing::debug!(titles = counts.titles(), "title word counts read");
+    WORD_COUNTS.with(|c| *c.borrow_mut() = Some(counts));
+    Ok(())
+}
+
+/// Runs `f` on the thread's word counts (empty if none are read).
+fn with_word_counts<R>(f: impl FnOnce(&stories::WordCounts) -> R) -> R {
+    WORD_COUNTS.with(|c| match c.borrow().as_ref() {
+        Some(counts) => f(counts),
+        None => f(&stories::WordCounts::new()),
+    })
+}
+
 fn forget_alerted_titles() {
     ALERTED_TITLES.with(|t| t.borrow_mut().take());
 }
@@ -660,6 +706,8 @@ struct Stories<'c> {
     seen: rusqlite::CachedStatement<'c>,
     insert: rusqlite::CachedStatement<'c>,
     insert_title: rusqlite::CachedStatement<'c>,
+    merge_keys: String,
+    merge_titles: String,
     titles: Titles,
 }
 
@@ -678,6 +726,8 @@ impl<'c> Stories<'c> {
             insert_title: conn.prepare_cached(&format!(
                 "INSERT INTO {table}_titles (watchlist, alert_id, at, words) VALUES (?1, ?2, ?3, ?4)"
             ))?,
+            merge_keys: format!("UPDATE {table} SET alert_id = ?3 WHERE watchlist = ?1 AND alert_id = ?2"),
+            merge_titles: format!("UPDATE {table}_titles SET alert_id = ?3 WHERE watchlist = ?1 AND alert_id = ?2"),
             titles,
         })
     }
@@ -712,40 +762,74 @@ impl<'c> Stories<'c> {
     }
 
     /// `None` when the story is new on `watchlist`: no earlier alert shares
-    /// any of `keys`, and none within the window has a title of the same
-    /// story (`stories::same_story`); it is then recorded as alerted by
-    /// `alert_id`. Otherwise the id of the alert it raised before, whose
-    /// keys it joins.
+    /// any of `keys`, and no title of an alerted story within the window
+    /// reports the same story (`stories::StoryIndex::find`); it is then
+    /// recorded as alerted by `alert_id`. Otherwise the id of the alert it
+    /// raised before, whose keys and titles it joins; other stories it
+    /// reports too are merged into that one.
     fn claim(&mut self, watchlist: &str, a: &AlertDraft, alert_id: &str) -> Result<Option<String>, StoreError> {
-        let mut earlier: Option<String> = None;
+        let mut earlier: Vec<String> = Vec::new();
         for k in &a.story_keys {
-            earlier = self.seen.query_row(params![watchlist, k], |r| r.get(0)).optional()?;
-            if earlier.is_some() {
-                return Ok(earlier);
+            let found: Option<String> = self.seen.query_row(params![watchlist, k], |r| r.get(0)).optional()?;
+            if let Some(id) = found.filter(|id| !earlier.contains(id)) {
+                earlier.push(id);
             }
         }
-        if a.story_words.len() >= stories::MIN_WORDS {
-            earlier = self.with_titles(|t| {
-                t.get_mut(watchlist)
-                    .and_then(|ix| ix.find(&a.story_words, a.story_at).map(str::to_string))
+        let titled = a.story_words.len() >= stories::MIN_WORDS;
+        if titled {
+            let found = self.with_titles(|t| {
+                t.get_mut(watchlist).map_or_else(Vec::new, |ix| {
+                    with_word_counts(|counts| ix.find(&a.story_words, a.story_at, counts))
+                })
             })?;
+            for id in found {
+                if !earlier.contains(&id) {
+                    earlier.push(id);
+                }
+            }
         }
-        let id = earlier.as_deref().unwrap_or(alert_id);
+        let id = earlier.first().map_or(alert_id, String::as_str).to_string();
+        for other in earlier.iter().skip(1) {
+            self.merge(watchlist, other, &id)?;
+        }
         for k in &a.story_keys {
             self.insert.execute(params![watchlist, k, id])?;
         }
-        if earlier.is_none() && a.story_words.len() >= stories::MIN_WORDS {
+        if titled {
+            // Every copy's title, so that the next copy may join it.
             self.insert_title
-                .execute(params![watchlist, alert_id, a.story_at, a.story_words.join(" ")])?;
+                .execute(params![watchlist, id, a.story_at, a.story_words.join(" ")])?;
             self.with_titles(|t| {
                 let ix = t.entry(watchlist.to_string()).or_default();
-                ix.insert(alert_id.to_string(), a.story_words.clone(), a.story_at);
+                ix.insert(id.clone(), a.story_words.clone(), a.story_at);
                 if ix.len() % 256 == 0 {
                     ix.forget_before(a.story_at - TITLES_KEPT_MS);
                 }
             })?;
         }
-        Ok(earlier)
+        Ok(earlier.into_iter().next())
+    }
+
+    /// Story `from` becomes part of story `to` on `watchlist`: its keys,
+    /// its titles and (the daemon's) its matches.
+    fn merge(&mut self, watchlist: &str, from: &str, to: &str) -> Result<(), StoreError> {
+        for sql in [&self.merge_keys, &self.merge_titles] {
+            self.conn.execute(sql, params![watchlist, from, to])?;
+        }
+        if matches!(self.titles, Titles::Alerted) {
+            for sql in [
+                "UPDATE matches SET alert_id = ?3 WHERE watchlist = ?1 AND alert_id = ?2",
+                "UPDATE story_merged SET into_alert = ?3 WHERE watchlist = ?1 AND into_alert = ?2",
+                "INSERT OR REPLACE INTO story_merged (watchlist, alert_id, into_alert) VALUES (?1, ?2, ?3)",
+            ] {
+                self.conn.execute(sql, params![watchlist, from, to])?;
+            }
+        }
+        self.with_titles(|t| {
+            if let Some(ix) = t.get_mut(watchlist) {
+                ix.rename(from, to);
+            }
+        })
     }
 }
 

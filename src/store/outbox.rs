@@ -300,6 +300,8 @@ impl Store {
                 "SELECT f.name FROM matches m JOIN items i ON i.id = m.item_id JOIN feeds f ON f.id = i.feed_id
                  WHERE m.alert_id = ?1 GROUP BY f.id ORDER BY min(i.id)",
             )?;
+            // A story merged into an earlier one (a copy reported both).
+            let mut merged = conn.prepare_cached("SELECT into_alert FROM story_merged WHERE alert_id = ?1 LIMIT 1")?;
             let mut out = Vec::with_capacity(heads.len());
             for (row, alert_id, payload) in heads {
                 let deliveries = sinks
@@ -318,14 +320,18 @@ impl Store {
                         })
                     })?
                     .collect::<Result<Vec<_>, _>>()?;
+                let own = alert_id.clone();
+                let into: Option<String> = merged.query_row([&own], |r| r.get(0)).optional()?;
+                let story = into.unwrap_or(own);
                 let feeds = outlets
-                    .query_map([&alert_id], |r| r.get::<_, String>(0))?
+                    .query_map([&story], |r| r.get::<_, String>(0))?
                     .collect::<Result<Vec<_>, _>>()?;
                 out.push(AlertRow {
                     row,
                     payload,
                     deliveries,
                     outlets: feeds,
+                    story,
                 });
             }
             Ok(out)
@@ -343,6 +349,9 @@ pub struct AlertRow {
     pub deliveries: Vec<SinkDelivery>,
     /// The outlets carrying its story, the first first.
     pub outlets: Vec<String>,
+    /// Its story: its own id, or the alert of the earlier story its story
+    /// was merged into.
+    pub story: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -200,6 +200,20 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX story_alerts_titles_recent ON story_alerts_titles(watchlist, at);
     "#,
+    // 13: every copy's title is kept under its story's alert, and a copy
+    // that reports two stories makes them one: their rows are found by
+    // alert, and the later story's alert remembers the story it joined.
+    r#"
+    CREATE INDEX story_alerts_alert ON story_alerts(watchlist, alert_id);
+    CREATE INDEX story_alerts_titles_alert ON story_alerts_titles(watchlist, alert_id);
+    CREATE TABLE story_merged (
+        watchlist TEXT NOT NULL,
+        alert_id TEXT NOT NULL,
+        into_alert TEXT NOT NULL,
+        PRIMARY KEY (watchlist, alert_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX story_merged_into ON story_merged(watchlist, into_alert);
+    "#,
 ];
 
 pub(super) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
