@@ -486,6 +486,10 @@ pub struct StoryIndex {
     numbers: rustc_hash::FxHashMap<Box<str>, u32>,
     /// By word number: the word.
     names: Vec<Box<str>>,
+    /// By word number: its weight for the rare-word path, and the call of
+    /// [`StoryIndex::find`] that weighed it (counts change between calls).
+    weights: Vec<(u32, f64)>,
+    call: u32,
     /// By word number: whether the word is a number.
     numeric: Vec<bool>,
     /// By word number: the stories whose titles have it, in time order
@@ -735,7 +739,6 @@ impl StoryIndex {
                 }
             }
         }
-        self.candidates = candidates;
         self.edges = edges;
         // The rare-word path: the stories near in time that share two of
         // the title's rare words, read from those words' (short) lists.
@@ -745,7 +748,29 @@ impl StoryIndex {
             .filter(|&w| self.names.get(w as usize).is_some_and(|name| counts.is_rare(name)))
             .collect();
         if rare.len() >= RARE_SHARED {
-            let mut shared_rare: rustc_hash::FxHashMap<u32, usize> = rustc_hash::FxHashMap::default();
+            // The title's words' weights, by number (those the index has
+            // never seen count in its total only): a story whose shared
+            // weight is under the share of the title's total alone cannot
+            // pass, as the union weighs at least the title.
+            let weights: Vec<f64> = by_number
+                .iter()
+                .map(|&w| self.names.get(w as usize).map_or(0.0, |name| counts.weight(name)))
+                .collect();
+            let total: f64 = words.iter().map(|w| counts.weight(w)).sum();
+            self.call = self.call.wrapping_add(1);
+            if self.call == 0 {
+                self.weights.iter_mut().for_each(|w| w.0 = 0);
+                self.call = 1;
+            }
+            let call = self.call;
+            self.weights.resize(self.names.len(), (0, 0.0));
+            self.round = (self.round + 1) & 0xFF;
+            if self.round == 0 {
+                self.marks.iter_mut().for_each(|m| *m = 0);
+                self.round = 1;
+            }
+            let round = self.round << 8;
+            candidates.clear();
             for &w in &rare {
                 let Some(p) = self.postings.get(w as usize) else {
                     continue;
@@ -753,16 +778,18 @@ impl StoryIndex {
                 let from = from_end(&p.at, |x| x < at - RARE_WITHIN_MS);
                 let to = from_end(&p.at, |x| x <= at + RARE_WITHIN_MS);
                 for &slot in p.slot.get(from..to).unwrap_or(&[]) {
-                    *shared_rare.entry(slot).or_default() += 1;
+                    let Some(m) = self.marks.get_mut(slot as usize) else {
+                        continue;
+                    };
+                    let shared = if *m & !0xFF == round { (*m & 0xFF) + 1 } else { 1 };
+                    *m = round | shared.min(0xFF);
+                    if shared == RARE_SHARED as u16 {
+                        candidates.push(slot);
+                    }
                 }
             }
-            let mut slots: Vec<u32> = shared_rare
-                .into_iter()
-                .filter(|&(_, k)| k >= RARE_SHARED)
-                .map(|(slot, _)| slot)
-                .collect();
-            slots.sort_unstable();
-            for slot in slots {
+            candidates.sort_unstable();
+            for &slot in &candidates {
                 let Some(Some(e)) = self.entries.get(slot as usize) else {
                     continue;
                 };
@@ -771,19 +798,35 @@ impl StoryIndex {
                 {
                     continue;
                 }
-                let name = |w: &u32| self.names.get(*w as usize).map_or("", |b| &**b);
-                let shared: Vec<&str> = e
+                let common: f64 = e
                     .words
                     .iter()
-                    .filter(|w| by_number.binary_search(w).is_ok())
-                    .map(name)
-                    .collect();
-                let both = words.iter().map(String::as_str).chain(e.words.iter().map(name));
-                if rare_overlap(shared.iter().copied(), both, counts) {
+                    .filter_map(|w| by_number.binary_search(w).ok())
+                    .filter_map(|i| weights.get(i))
+                    .sum();
+                if common < RARE_OVERLAP * total * (1.0 - 1e-9) {
+                    continue;
+                }
+                // The union's weight: the title's, the story's, less the
+                // shared once (the story's words weighed once a call).
+                let mut theirs = 0.0;
+                for &w in &e.words {
+                    let Some(memo) = self.weights.get_mut(w as usize) else {
+                        continue;
+                    };
+                    if memo.0 != call {
+                        let name = self.names.get(w as usize).map_or("", |b| &**b);
+                        *memo = (call, counts.weight(name));
+                    }
+                    theirs += memo.1;
+                }
+                let union = total + theirs - common;
+                if union > 0.0 && common / union >= RARE_OVERLAP {
                     found.push(slot as usize);
                 }
             }
         }
+        self.candidates = candidates;
         self.query = query;
         let mut stories: Vec<(i64, &str)> = found
             .iter()
