@@ -20,7 +20,7 @@
 //! it: a new title is compared with each of them, and a title that
 //! reports two stories makes them one.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 use crate::text;
 
@@ -46,7 +46,7 @@ const RARE_OVERLAP: f64 = 0.35;
 /// How far back [`WordCounts`] counts titles ...
 pub const COUNTS_KEPT_MS: i64 = 30 * 24 * 3600 * 1000;
 /// ... and how many of them, the most recent, at most.
-pub const COUNTS_MAX_TITLES: usize = 200_000;
+pub const COUNTS_MAX_TITLES: usize = 50_000;
 /// The time bands of [`StoryIndex`] (ms from the new title): each is read
 /// at the overlap its near edge needs.
 const BAND_EDGES: [i64; BANDS + 1] = [0, 8 * 3600 * 1000, 24 * 3600 * 1000, WINDOW_MS];
@@ -195,15 +195,27 @@ const STOP: &[&str] = &[
 pub fn title_words(title: &str) -> Vec<String> {
     let t = strip_decorations(title);
     let n = text::normalize(t);
-    let words: BTreeSet<String> = (0..n.tokens.len())
+    let stop = stop_words();
+    let mut words: Vec<String> = (0..n.tokens.len())
         .map(|i| n.word(i))
         .filter(|w| {
             let letters = w.chars().count();
-            (letters >= 3 || w.chars().all(|c| c.is_ascii_digit())) && !STOP.contains(w)
+            (letters >= 3 || w.chars().all(|c| c.is_ascii_digit())) && !stop.contains(w)
         })
-        .map(|w| w.chars().take(STEM).collect())
+        .map(|w| match w.char_indices().nth(STEM) {
+            Some((end, _)) => w[..end].to_string(),
+            None => w.to_string(),
+        })
         .collect();
-    words.into_iter().collect()
+    words.sort_unstable();
+    words.dedup();
+    words
+}
+
+/// [`STOP`] as a set: every title's every word is looked up.
+fn stop_words() -> &'static rustc_hash::FxHashSet<&'static str> {
+    static SET: std::sync::OnceLock<rustc_hash::FxHashSet<&'static str>> = std::sync::OnceLock::new();
+    SET.get_or_init(|| STOP.iter().copied().collect())
 }
 
 fn strip_decorations(title: &str) -> &str {

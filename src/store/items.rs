@@ -525,7 +525,6 @@ fn commit_in(tx: &Connection, c: &PollCommit) -> Result<CommitSummary, StoreErro
         "INSERT OR IGNORE INTO matches (item_id, watchlist, version, rules, terms, snippet, alert_id, at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
-    load_word_counts(tx)?;
     let mut stories = Stories::prepare(tx, "story_alerts", Titles::Alerted)?;
     let mut insert_outbox = tx.prepare_cached(
         "INSERT OR IGNORE INTO outbox (alert_id, sink, payload, created_at, next_attempt) VALUES (?1, ?2, ?3, ?4, ?4)",
@@ -553,10 +552,11 @@ fn commit_in(tx: &Connection, c: &PollCommit) -> Result<CommitSummary, StoreErro
         }
         let id = tx.last_insert_rowid();
         summary.items += 1;
-        let words = stories::title_words(&it.title);
+        // Counted once the counts are read (at the first claim, which
+        // reads this commit's items so far with the rest).
         WORD_COUNTS.with(|counts| {
             if let Some(counts) = counts.borrow_mut().as_mut() {
-                counts.add(&words, c.now);
+                counts.add(&stories::title_words(&it.title), c.now);
             }
         });
         for m in &new.matches {
@@ -650,9 +650,10 @@ const TITLES_KEPT_MS: i64 = 7 * 24 * 3600 * 1000;
 
 thread_local! {
     /// How common each title word is among the items stored lately
-    /// (`stories::WordCounts`): read from `items` at the first commit on the
-    /// store's thread, kept in step by every commit, and read again after
-    /// one that failed.
+    /// (`stories::WordCounts`): read from `items` at the first claim of a
+    /// titled story on the store's thread (a cycle that alerts nothing never
+    /// reads them), kept in step by every commit from then on, and read
+    /// again after one that failed.
     static WORD_COUNTS: RefCell<Option<stories::WordCounts>> = const { RefCell::new(None) };
 }
 
@@ -777,6 +778,7 @@ impl<'c> Stories<'c> {
         }
         let titled = a.story_words.len() >= stories::MIN_WORDS;
         if titled {
+            load_word_counts(self.conn)?;
             let found = self.with_titles(|t| {
                 t.get_mut(watchlist).map_or_else(Vec::new, |ix| {
                     with_word_counts(|counts| ix.find(&a.story_words, a.story_at, counts))
