@@ -545,6 +545,15 @@ fn from_end(v: &[i64], before: impl Fn(i64) -> bool) -> usize {
     v[..hi].partition_point(|&x| before(x))
 }
 
+/// Counts one more shared word for `slot` in `round` (the high 8 bits of
+/// its mark; the low 8 count): its count so far.
+fn mark(marks: &mut [u16], slot: u32, round: u16) -> Option<u16> {
+    let m = marks.get_mut(slot as usize)?;
+    let shared = if *m & !0xFF == round { (*m & 0xFF) + 1 } else { 1 };
+    *m = round | shared.min(0xFF);
+    Some(shared)
+}
+
 #[derive(Debug)]
 struct Entry {
     id: String,
@@ -687,13 +696,7 @@ impl StoryIndex {
         let mut candidates = std::mem::take(&mut self.candidates);
         self.marks.resize(self.entries.len(), 0);
         for (band, &(read, need)) in reads.iter().enumerate() {
-            // A new round; the marks are cleared once in 255.
-            self.round = (self.round + 1) & 0xFF;
-            if self.round == 0 {
-                self.marks.iter_mut().for_each(|m| *m = 0);
-                self.round = 1;
-            }
-            let round = self.round << 8;
+            let round = self.next_round();
             candidates.clear();
             for (&w, e) in query[..read].iter().zip(&edges) {
                 let Some(p) = self.postings.get(w as usize) else {
@@ -709,11 +712,9 @@ impl StoryIndex {
                     )
                 };
                 for &slot in a.iter().chain(b) {
-                    let Some(m) = self.marks.get_mut(slot as usize) else {
+                    let Some(shared) = mark(&mut self.marks, slot, round) else {
                         continue;
                     };
-                    let shared = if *m & !0xFF == round { (*m & 0xFF) + 1 } else { 1 };
-                    *m = round | shared.min(0xFF);
                     if shared == u16::from(need) {
                         candidates.push(slot);
                     }
@@ -776,12 +777,7 @@ impl StoryIndex {
             }
             let call = self.call;
             self.weights.resize(self.names.len(), (0, 0.0));
-            self.round = (self.round + 1) & 0xFF;
-            if self.round == 0 {
-                self.marks.iter_mut().for_each(|m| *m = 0);
-                self.round = 1;
-            }
-            let round = self.round << 8;
+            let round = self.next_round();
             candidates.clear();
             for &w in &rare {
                 let Some(p) = self.postings.get(w as usize) else {
@@ -790,11 +786,9 @@ impl StoryIndex {
                 let from = from_end(&p.at, |x| x < at - RARE_WITHIN_MS);
                 let to = from_end(&p.at, |x| x <= at + RARE_WITHIN_MS);
                 for &slot in p.slot.get(from..to).unwrap_or(&[]) {
-                    let Some(m) = self.marks.get_mut(slot as usize) else {
+                    let Some(shared) = mark(&mut self.marks, slot, round) else {
                         continue;
                     };
-                    let shared = if *m & !0xFF == round { (*m & 0xFF) + 1 } else { 1 };
-                    *m = round | shared.min(0xFF);
                     if shared == RARE_SHARED as u16 {
                         candidates.push(slot);
                     }
@@ -853,6 +847,16 @@ impl StoryIndex {
             }
         }
         ids
+    }
+
+    /// A new round of counting: the marks are cleared once in 255.
+    fn next_round(&mut self) -> u16 {
+        self.round = (self.round + 1) & 0xFF;
+        if self.round == 0 {
+            self.marks.iter_mut().for_each(|m| *m = 0);
+            self.round = 1;
+        }
+        self.round << 8
     }
 
     fn id_of(&self, slot: usize) -> Option<&String> {
