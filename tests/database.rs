@@ -397,6 +397,14 @@ fn feed_xml(dir: &Path, items: &[(&str, &str, &str)]) {
     feed_xml_named(dir, "f.xml", items);
 }
 
+/// Polls every feed of config `c` once (due or not) and checks that it
+/// exits 0 and that its summary says `said`.
+fn once_all_says(c: &str, said: &str) {
+    let out = run(&["once", "--all", "--config", c]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains(said), "{}", stdout(&out));
+}
+
 fn feed_xml_named(dir: &Path, name: &str, items: &[(&str, &str, &str)]) {
     let mut xml = String::from("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title>");
     for (title, guid, link) in items {
@@ -431,10 +439,8 @@ fn a_changed_guid_on_a_known_link_is_the_same_item() {
             ),
         ],
     );
-    let out = run(&["once", "--all", "--config", c]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // Both items of the shared page are new; the re-keyed one is not.
-    assert!(stdout(&out).contains("2 new items"), "{}", stdout(&out));
+    once_all_says(c, "2 new items");
     let items: i64 = rusqlite::Connection::open(cfg.db())
         .unwrap()
         .query_row("SELECT count(*) FROM items", [], |r| r.get(0))
@@ -462,13 +468,7 @@ fn an_edited_title_updates_the_item_and_keeps_a_revision() {
     assert_eq!(run(&["once", "--config", c]).status.code(), Some(0));
     assert_eq!(run(&["search", "delegations", "--config", c]).status.code(), Some(0));
     feed_xml(dir.path(), &[(edited, "r1", "https://n.example/r1")]);
-    let out = run(&["once", "--all", "--config", c]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains("0 new items, 0 alerts raised"),
-        "{}",
-        stdout(&out)
-    );
+    once_all_says(c, "0 new items, 0 alerts raised");
     let conn = rusqlite::Connection::open(cfg.db()).unwrap();
     let title: String = conn.query_row("SELECT title FROM items", [], |r| r.get(0)).unwrap();
     assert_eq!(title, edited);
@@ -570,13 +570,7 @@ fn a_copy_that_reports_two_stories_makes_them_one() {
             "https://a.example/plan",
         )],
     );
-    let out = run(&["once", "--all", "--config", c]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains("1 new items, 0 alerts raised"),
-        "{}",
-        stdout(&out)
-    );
+    once_all_says(c, "1 new items, 0 alerts raised");
     let out = run(&["alerts", "--json", "--config", c]);
     let alerts: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(alerts.len(), 2, "{alerts:?}");

@@ -657,34 +657,26 @@ thread_local! {
     static WORD_COUNTS: RefCell<Option<stories::WordCounts>> = const { RefCell::new(None) };
 }
 
-/// Reads the titles of the items stored in the last
-/// `stories::COUNTS_KEPT_MS` (the most recent `stories::COUNTS_MAX_TITLES`
-/// of them) into the thread's word counts, unless they are read already.
-fn load_word_counts(conn: &Connection) -> Result<(), StoreError> {
-    if WORD_COUNTS.with(|c| c.borrow().is_some()) {
-        return Ok(());
+/// Runs `f` on the thread's word counts, first reading into them the
+/// titles of the items stored in the last `stories::COUNTS_KEPT_MS` (the
+/// most recent `stories::COUNTS_MAX_TITLES` of them) unless they are read
+/// already.
+fn with_word_counts<R>(conn: &Connection, f: impl FnOnce(&stories::WordCounts) -> R) -> Result<R, StoreError> {
+    if WORD_COUNTS.with(|c| c.borrow().is_none()) {
+        let mut q = conn.prepare_cached(
+            "SELECT title, first_seen FROM (SELECT id, title, first_seen FROM items ORDER BY id DESC LIMIT ?1)
+             WHERE first_seen >= (SELECT max(first_seen) FROM items) - ?2 ORDER BY id",
+        )?;
+        let mut rows = q.query(params![stories::COUNTS_MAX_TITLES as i64, stories::COUNTS_KEPT_MS])?;
+        let mut counts = stories::WordCounts::new();
+        while let Some(r) = rows.next()? {
+            let (title, at): (String, i64) = (r.get(0)?, r.get(1)?);
+            counts.add(&stories::title_words(&title), at);
+        }
+        tracing::debug!(titles = counts.titles(), "title word counts read");
+        WORD_COUNTS.with(|c| *c.borrow_mut() = Some(counts));
     }
-    let mut q = conn.prepare_cached(
-        "SELECT title, first_seen FROM (SELECT id, title, first_seen FROM items ORDER BY id DESC LIMIT ?1)
-         WHERE first_seen >= (SELECT max(first_seen) FROM items) - ?2 ORDER BY id",
-    )?;
-    let mut rows = q.query(params![stories::COUNTS_MAX_TITLES as i64, stories::COUNTS_KEPT_MS])?;
-    let mut counts = stories::WordCounts::new();
-    while let Some(r) = rows.next()? {
-        let (title, at): (String, i64) = (r.get(0)?, r.get(1)?);
-        counts.add(&stories::title_words(&title), at);
-    }
-    tracing::debug!(titles = counts.titles(), "title word counts read");
-    WORD_COUNTS.with(|c| *c.borrow_mut() = Some(counts));
-    Ok(())
-}
-
-/// Runs `f` on the thread's word counts (empty if none are read).
-fn with_word_counts<R>(f: impl FnOnce(&stories::WordCounts) -> R) -> R {
-    WORD_COUNTS.with(|c| match c.borrow().as_ref() {
-        Some(counts) => f(counts),
-        None => f(&stories::WordCounts::new()),
-    })
+    Ok(WORD_COUNTS.with(|c| f(c.borrow_mut().get_or_insert_with(stories::WordCounts::new))))
 }
 
 fn forget_alerted_titles() {
@@ -778,12 +770,11 @@ impl<'c> Stories<'c> {
         }
         let titled = a.story_words.len() >= stories::MIN_WORDS;
         if titled {
-            load_word_counts(self.conn)?;
-            let found = self.with_titles(|t| {
-                t.get_mut(watchlist).map_or_else(Vec::new, |ix| {
-                    with_word_counts(|counts| ix.find(&a.story_words, a.story_at, counts))
-                })
-            })?;
+            let conn = self.conn;
+            let found = self.with_titles(|t| match t.get_mut(watchlist) {
+                Some(ix) => with_word_counts(conn, |counts| ix.find(&a.story_words, a.story_at, counts)),
+                None => Ok(Vec::new()),
+            })??;
             for id in found {
                 if !earlier.contains(&id) {
                     earlier.push(id);
