@@ -292,7 +292,7 @@ impl Pipeline {
                 .map(|raw| {
                     let (link_key, title_digest) = (raw.link_key.clone(), raw.title_digest);
                     let item = raw.normalize();
-                    let found = matcher.match_item(&item, &name, &url);
+                    let found = matcher.match_item(&item, &name, &url, Some(now));
                     let matches = alerts.matches(&item, found, source, now);
                     NewItem {
                         item,

@@ -556,3 +556,58 @@ fn alerts_command_filters_and_follows_new_alerts() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// A watchlist's `since` holds through `match` and `eval`: an item published
+/// before it does not match, a placeholder date gives way to `first_seen`,
+/// and `eval` says why a relevant item was dropped.
+#[test]
+fn since_drops_items_from_before_the_story() {
+    let cfg = TestConfig::new(&[], "");
+    let wl = cfg.dir.path().join("watchlists/peace.toml");
+    std::fs::write(
+        &wl,
+        common::TEST_WATCHLIST.replace("severity = \"high\"", "severity = \"high\"\nsince = 2025-11-15"),
+    )
+    .unwrap();
+    let lines = [
+        r#"{"id": "new", "title": "Witkoff flies to Moscow", "published": "2025-12-01T10:00:00Z", "label": "yes"}"#,
+        r#"{"id": "old", "title": "Witkoff flies to Moscow", "published": "2025-10-20T10:00:00Z", "label": "yes"}"#,
+        r#"{"id": "epoch", "title": "Witkoff in Miami", "published": "1970-01-01T00:00:00Z", "first_seen": "2025-11-20T08:00:00Z", "label": "yes"}"#,
+        r#"{"id": "epoch-old", "title": "Witkoff in Miami", "published": "1970-01-01T00:00:00Z", "first_seen": "2025-11-02T08:00:00Z", "label": "no"}"#,
+    ];
+    let input = cfg.dir.path().join("items.jsonl");
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let out = run(&[
+        "match",
+        "--watchlist",
+        wl.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let matched: Vec<bool> = stdout(&out)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["matched"]
+                .as_bool()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(matched, [true, false, true, false]);
+
+    let out = run(&[
+        "eval",
+        "--watchlist",
+        wl.to_str().unwrap(),
+        "--labels",
+        input.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("TP    2  FP    0  FN    1  TN     1"), "{text}");
+    assert!(
+        text.contains("old  Witkoff flies to Moscow")
+            && text.contains("happened before the watchlist's since (2025-11-15T00:00:00+00:00)"),
+        "{text}"
+    );
+}

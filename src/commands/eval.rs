@@ -100,6 +100,10 @@ fn print_errors(r: &EvalReport) {
         println!("\nfalse negatives ({}):", r.false_negatives.len());
         for m in &r.false_negatives {
             println!("  {}  {}", m.id, clip(&m.title, 110));
+            if let Some(since) = m.before_since {
+                println!("      happened before the watchlist's since ({})", since.to_rfc3339());
+                continue;
+            }
             if let Some(c) = &m.closest {
                 match &c.excluded_by {
                     Some(x) => println!("      rule {} matched but exclusion {} fired", c.rule, clip(x, 100)),

@@ -9,14 +9,19 @@ use serde_json::{Value, json};
 
 use super::shared::{Failure, quiet_on_broken_pipe};
 use crate::config;
-use crate::feed::{item_from_json, str_field};
+use crate::feed::{first_seen_ms, item_from_json, str_field};
 use crate::rules::Matcher;
 
 /// Matches one JSON item; the output line of `match`.
 pub fn match_line(matcher: &Matcher, watchlist: &str, v: &Value) -> Value {
     let id = v.get("id").cloned().unwrap_or(Value::Null);
     let item = item_from_json(v);
-    let found = matcher.match_item(&item, str_field(v, "source"), str_field(v, "feed_url"));
+    let found = matcher.match_item(
+        &item,
+        str_field(v, "source"),
+        str_field(v, "feed_url"),
+        first_seen_ms(v),
+    );
     match found.into_iter().next() {
         Some(m) => json!({
             "id": id,

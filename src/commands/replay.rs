@@ -57,7 +57,7 @@ async fn replay_in(
         after = last.id;
         scanned += page.len();
         for s in page {
-            for m in matcher.match_item(&s.item, &s.feed_name, &s.feed_url) {
+            for m in matcher.match_item(&s.item, &s.feed_name, &s.feed_url, Some(s.first_seen)) {
                 found.push((s.clone(), m));
             }
         }
@@ -69,7 +69,7 @@ async fn replay_in(
                 alert_id: String::new(),
                 story_keys: crate::alert::story_keys(&s.item, &s.feed_url),
                 story_words: crate::stories::title_words(&s.item.title),
-                story_at: crate::stories::story_time(s.item.published.map(|p| p.timestamp_millis()), s.first_seen),
+                story_at: crate::feed::event_time(s.item.published.map(|p| p.timestamp_millis()), s.first_seen),
                 escalate_at: None,
                 sinks: Vec::new(),
                 payload: String::new(),

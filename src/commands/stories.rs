@@ -14,8 +14,9 @@ use anyhow::Context;
 use serde_json::Value;
 
 use super::shared::{Failure, quiet_on_broken_pipe};
+use crate::feed::event_time;
 use crate::feed::{item_from_json, str_field};
-use crate::stories::{StoryIndex, WINDOW_MS, WordCounts, story_time, title_words};
+use crate::stories::{StoryIndex, WINDOW_MS, WordCounts, title_words};
 
 fn lines(path: &Path) -> anyhow::Result<impl Iterator<Item = (usize, anyhow::Result<Value>)>> {
     let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
@@ -64,7 +65,7 @@ fn read_items(items: &Path) -> anyhow::Result<Vec<Entry>> {
             keys,
             id,
             words: title_words(&item.title),
-            at: story_time(published, seen),
+            at: event_time(published, seen),
         });
     }
     Ok(out)

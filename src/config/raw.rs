@@ -184,6 +184,9 @@ pub(super) struct RawWatchlist {
     pub(super) digest: BTreeMap<String, Spanned<String>>,
     /// Alert once more when a story reaches this many outlets.
     pub(super) escalate_at: Option<Spanned<i64>>,
+    /// Items that happened before this date (a TOML date, or a string:
+    /// "2025-11-15" or RFC 3339) are not matched.
+    pub(super) since: Option<Spanned<toml::Value>>,
     #[serde(default)]
     pub(super) aliases: BTreeMap<String, Vec<Spanned<String>>>,
     #[serde(default)]

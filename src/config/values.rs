@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use toml::Spanned;
 
 use super::diagnostics::{Diagnostic, Source};
@@ -10,6 +11,25 @@ use super::diagnostics::{Diagnostic, Source};
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s.trim())
         .map_err(|e| format!("invalid duration '{s}' ({e}); write it like \"15m\", \"2h\" or \"30s\""))
+}
+
+/// Parses a date or time such as `2025-11-15` (midnight UTC),
+/// `2025-11-15T08:00:00Z` or `2025-11-15T08:00:00+02:00`; a time without an
+/// offset is UTC.
+pub fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
+    let t = s.trim();
+    let bad = || format!("invalid date '{s}'; write it like \"2025-11-15\" or \"2025-11-15T08:00:00Z\"");
+    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+        return Ok(d.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f") {
+        return Ok(d.and_utc());
+    }
+    NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .map_err(|_| bad())?
+        .and_hms_opt(0, 0, 0)
+        .map(|d| d.and_utc())
+        .ok_or_else(bad)
 }
 
 /// Parses a size such as `16MiB`, `512 KB` or `1000000`.
@@ -82,6 +102,27 @@ pub(super) fn count_field(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn since_takes_a_date_or_a_time() {
+        use super::parse_since;
+        assert_eq!(
+            parse_since("2025-11-15").unwrap().to_rfc3339(),
+            "2025-11-15T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_since("2025-11-15T08:30:00+02:00").unwrap().to_rfc3339(),
+            "2025-11-15T06:30:00+00:00"
+        );
+        assert_eq!(
+            parse_since("2025-11-15T08:30:00").unwrap().to_rfc3339(),
+            "2025-11-15T08:30:00+00:00"
+        );
+        for bad in ["15/11/2025", "2025-13-01", "yesterday", ""] {
+            let e = parse_since(bad).unwrap_err();
+            assert!(e.contains("2025-11-15"), "{bad}: {e}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -12,7 +12,7 @@ use toml::Spanned;
 use super::diagnostics::{ConfigErrors, Diagnostic, Source, whole_file};
 use super::paths::{parent_dir, toml_files};
 use super::raw::RawWatchlist;
-use super::values::parse_duration;
+use super::values::{parse_duration, parse_since};
 use crate::rules::{self, Aliases, CompiledWatchlist, Location, RuleDef, Severity, WatchlistDef};
 
 /// The name of the sink that writes the JSON Lines alert log.
@@ -229,6 +229,16 @@ fn watchlist_from_source(
                 None
             }
         });
+    let since = raw.since.as_ref().and_then(|v| {
+        let text = match v.get_ref() {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Datetime(d) => d.to_string(),
+            other => other.to_string(),
+        };
+        parse_since(&text)
+            .map_err(|e| diags.push(src.diag_span(v, format!("since: {e}"))))
+            .ok()
+    });
     if raw.rule.is_empty() {
         diags.push(src.diag_at(0, 0, "watchlist has no [[rule]]"));
     }
@@ -275,6 +285,7 @@ fn watchlist_from_source(
             .map(|(k, v)| (k.clone(), v.iter().map(|s| s.get_ref().clone()).collect()))
             .collect(),
         version,
+        since,
     };
     match rules::compile_watchlist(&def, &shared.aliases) {
         Ok(wl) if diags.len() == before => Some((wl, Delivery { modes, escalate_at })),
@@ -296,5 +307,36 @@ fn watchlist_from_source(
             }
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RULE: &str = "\n[[rule]]\nid = \"a\"\nquery = \"Witkoff\"\n";
+
+    #[test]
+    fn since_is_a_date_and_a_bad_one_names_its_line() {
+        let path = Path::new("w.toml");
+        for text in [
+            "since = \"2025-11-15\"\n",
+            "since = 2025-11-15\n",
+            "since = 2025-11-15T00:00:00Z\n",
+        ] {
+            let wl = watchlist_from_text(path, &format!("{text}{RULE}")).unwrap();
+            assert_eq!(
+                wl.since.map(|d| d.to_rfc3339()).as_deref(),
+                Some("2025-11-15T00:00:00+00:00"),
+                "{text}"
+            );
+        }
+        assert!(watchlist_from_text(path, RULE).unwrap().since.is_none());
+        let err = watchlist_from_text(path, &format!("name = \"x\"\nsince = \"15 November\"\n{RULE}")).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("w.toml:2:") && text.contains("since: invalid date '15 November'"),
+            "{text}"
+        );
     }
 }

@@ -12,6 +12,14 @@ pub fn str_field<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
+/// When a JSON Lines item was first seen (`first_seen`, RFC 3339), in Unix
+/// ms.
+pub fn first_seen_ms(v: &Value) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(str_field(v, "first_seen"))
+        .ok()
+        .map(|d| d.timestamp_millis())
+}
+
 /// Reads one JSON Lines item as `match`, `eval` and `stories` take it: the
 /// news-2025 archive's fields, any other field ignored.
 pub fn item_from_json(v: &Value) -> Item {

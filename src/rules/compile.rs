@@ -1,6 +1,7 @@
 //! Compiling watchlists: rule queries and aliases parsed into syntax
 //! trees, every error reported with where it sits. Pure.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::query::{self, Aliases, Node, QueryError};
@@ -50,6 +51,8 @@ pub struct WatchlistDef {
     pub aliases: Vec<(String, Vec<String>)>,
     /// A hash of everything the watchlist was compiled from.
     pub version: String,
+    /// Items that happened before this time are not matched.
+    pub since: Option<DateTime<Utc>>,
 }
 
 /// Where in a watchlist a query error sits.
@@ -150,6 +153,9 @@ pub struct CompiledWatchlist {
     pub version: String,
     pub rules: Vec<CompiledRule>,
     pub exclude: Vec<Node>,
+    /// Items that happened before this time are not matched (see
+    /// [`crate::feed::event_time`]).
+    pub since: Option<DateTime<Utc>>,
 }
 
 /// Compiles a watchlist against the shared aliases. Every error is reported,
@@ -191,5 +197,6 @@ pub fn compile_watchlist(def: &WatchlistDef, shared: &Aliases) -> Result<Compile
         version: def.version.clone(),
         rules,
         exclude,
+        since: def.since,
     })
 }

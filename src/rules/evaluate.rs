@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::explain::NearMiss;
 use super::matcher::Matcher;
 use super::query::Node;
-use crate::feed::{Item, item_from_json, str_field};
+use crate::feed::{Item, first_seen_ms, item_from_json, str_field};
 use crate::text;
 
 /// One labelled item.
@@ -29,6 +29,8 @@ pub struct Labelled {
     /// them.
     pub source: String,
     pub feed_url: String,
+    /// When the item was first seen (Unix ms), for a watchlist's `since`.
+    pub first_seen: Option<i64>,
 }
 
 /// A line of a labelled file that cannot be read.
@@ -85,6 +87,7 @@ pub fn read_labelled(text: &str) -> Result<Vec<Labelled>, LabelError> {
             relevant,
             source: str_field(&v, "source").to_string(),
             feed_url: str_field(&v, "feed_url").to_string(),
+            first_seen: first_seen_ms(&v),
         });
     }
     Ok(out)
@@ -106,6 +109,8 @@ pub struct Miss {
     pub id: String,
     pub title: String,
     pub closest: Option<NearMiss>,
+    /// The watchlist's `since`, when the item happened before it.
+    pub before_since: Option<DateTime<Utc>>,
 }
 
 /// True and false positives and negatives.
@@ -193,7 +198,7 @@ pub fn evaluate<'a>(matcher: &Matcher, items: impl IntoIterator<Item = &'a Label
             r.maybe += 1;
             continue;
         };
-        let found = matcher.match_item(&l.item, &l.source, &l.feed_url);
+        let found = matcher.match_item(&l.item, &l.source, &l.feed_url, l.first_seen);
         r.by_lang
             .entry(lang_of(l).to_string())
             .or_default()
@@ -213,10 +218,15 @@ pub fn evaluate<'a>(matcher: &Matcher, items: impl IntoIterator<Item = &'a Label
             (true, None) => {
                 r.false_neg += 1;
                 let closest = matcher.with_item_document(&l.item, &l.source, &l.feed_url, |d| matcher.closest_miss(d));
+                let before_since = matcher
+                    .watchlists()
+                    .iter()
+                    .find_map(|w| matcher.before_since(&w.name, &l.item, l.first_seen));
                 r.false_negatives.push(Miss {
                     id: l.id.clone(),
                     title: l.item.title.clone(),
                     closest,
+                    before_since,
                 });
             }
         }
@@ -344,7 +354,7 @@ pub fn rule_counts<'a>(matcher: &Matcher, items: impl IntoIterator<Item = &'a La
     let index: HashMap<String, usize> = counts.iter().enumerate().map(|(i, c)| (c.rule.clone(), i)).collect();
     for l in items {
         let Some(relevant) = l.relevant else { continue };
-        for m in matcher.match_item(&l.item, &l.source, &l.feed_url) {
+        for m in matcher.match_item(&l.item, &l.source, &l.feed_url, l.first_seen) {
             let alone = m.rules.len() == 1;
             for id in &m.rules {
                 let Some(c) = index.get(id).map(|&i| &mut counts[i]) else {
@@ -422,7 +432,9 @@ pub fn suggest<'a>(
     let mut quiet: HashMap<String, Vec<HashSet<String>>> = HashMap::new();
     for l in items {
         let Some(relevant) = l.relevant else { continue };
-        let matched = !matcher.match_item(&l.item, &l.source, &l.feed_url).is_empty();
+        let matched = !matcher
+            .match_item(&l.item, &l.source, &l.feed_url, l.first_seen)
+            .is_empty();
         let bucket = match (relevant, matched) {
             (true, false) => &mut misses,
             (false, false) => &mut quiet,

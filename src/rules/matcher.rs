@@ -2,6 +2,8 @@
 //! presearch, then each candidate rule verified on the item's normalized
 //! document, its match explained. Pure.
 
+use chrono::{DateTime, Utc};
+
 use super::compile::{CompiledWatchlist, Severity};
 use super::explain::{self, NearMiss, TermHit, WatchlistMatch, snippet};
 use super::presearch::{
@@ -10,6 +12,17 @@ use super::presearch::{
 use super::query::Field;
 use super::verify::{self as eval, DocFields, Document, RawHit};
 use crate::feed::Item;
+
+/// When an item happened (Unix ms), for a watchlist's `since`: when it was
+/// published, unless that is a placeholder (before 1990) or later than a
+/// day after it was first seen; else when it was first seen. `None` when
+/// neither is known.
+fn happened_at(published: Option<i64>, seen: Option<i64>) -> Option<i64> {
+    const PLAUSIBLE_FROM_MS: i64 = 631_152_000_000;
+    const DAY_MS: i64 = 24 * 3600 * 1000;
+    let published = published.filter(|p| *p >= PLAUSIBLE_FROM_MS && seen.is_none_or(|s| *p <= s + DAY_MS));
+    published.or(seen)
+}
 
 /// All watchlists compiled into one matcher.
 #[derive(Debug, Clone)]
@@ -399,9 +412,28 @@ fn source_text(feed_name: &str, link: Option<&str>, feed_url: &str) -> String {
 impl Matcher {
     /// An item's watchlist matches, as the daemon makes them (the quick
     /// raw test first, see [`Matcher::may_match`]), for an item of the feed
-    /// `feed_name` at `feed_url`.
-    pub fn match_item(&self, item: &Item, feed_name: &str, feed_url: &str) -> Vec<WatchlistMatch> {
-        self.with_item_fields(item, feed_name, feed_url, |fields| self.match_fields(fields))
+    /// `feed_name` at `feed_url`, first seen at `seen_ms` (Unix ms; `None`
+    /// when not known, and then the item's `published` date decides alone).
+    /// A watchlist does not match items that happened before its `since`.
+    pub fn match_item(
+        &self,
+        item: &Item,
+        feed_name: &str,
+        feed_url: &str,
+        seen_ms: Option<i64>,
+    ) -> Vec<WatchlistMatch> {
+        let mut found = self.with_item_fields(item, feed_name, feed_url, |fields| self.match_fields(fields));
+        if !found.is_empty() {
+            found.retain(|m| self.before_since(&m.watchlist, item, seen_ms).is_none());
+        }
+        found
+    }
+
+    /// The `since` of watchlist `name` when the item happened before it.
+    pub fn before_since(&self, name: &str, item: &Item, seen_ms: Option<i64>) -> Option<DateTime<Utc>> {
+        let since = self.watchlists.iter().find(|w| w.name == name)?.since?;
+        let at = happened_at(item.published.map(|p| p.timestamp_millis()), seen_ms)?;
+        (at < since.timestamp_millis()).then_some(since)
     }
 
     /// Runs `f` on the matcher's view of an item, as [`Matcher::match_item`]
@@ -482,6 +514,53 @@ mod tests {
             title,
             ..Default::default()
         })
+    }
+
+    /// A watchlist's `since` drops items that happened before it: by their
+    /// published date, or by when they were first seen when that date is a
+    /// placeholder or later than first seen; undated items are kept.
+    #[test]
+    fn since_drops_items_that_happened_before_it() {
+        let ms = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let mut w = wl(&[("r", "Witkoff")], &[]);
+        w.since = Some(ms("2025-11-15T00:00:00Z"));
+        let m = Matcher::new(vec![w]);
+        let item = |published: Option<&str>| Item {
+            key: String::new(),
+            title: "Witkoff in Moscow".into(),
+            summary: String::new(),
+            content: String::new(),
+            link: None,
+            published: published.map(ms),
+            lang: None,
+            tags: Vec::new(),
+            authors: Vec::new(),
+        };
+        let nov20 = Some(ms("2025-11-20T08:00:00Z").timestamp_millis());
+        let nov1 = Some(ms("2025-11-01T08:00:00Z").timestamp_millis());
+        let cases = [
+            (Some("2025-11-19T10:00:00Z"), nov20, true),
+            (Some("2025-10-25T10:00:00Z"), nov20, false),
+            (Some("2025-10-25T10:00:00Z"), None, false),
+            // A placeholder date: first seen decides.
+            (Some("1970-01-01T00:00:00Z"), nov20, true),
+            (Some("1970-01-01T00:00:00Z"), nov1, false),
+            // Published "after" first seen: a wrong clock, first seen decides.
+            (Some("2025-12-01T00:00:00Z"), nov1, false),
+            (None, nov1, false),
+            (None, nov20, true),
+            (None, None, true),
+        ];
+        for (published, seen, expect) in cases {
+            let found = m.match_item(&item(published), "", "", seen);
+            assert_eq!(!found.is_empty(), expect, "{published:?} seen {seen:?}");
+        }
+        // Without `since`, the old item matches.
+        let m = Matcher::new(vec![wl(&[("r", "Witkoff")], &[])]);
+        assert!(
+            !m.match_item(&item(Some("2025-10-25T10:00:00Z")), "", "", nov20)
+                .is_empty()
+        );
     }
 
     #[test]
