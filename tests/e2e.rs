@@ -610,4 +610,22 @@ fn since_drops_items_from_before_the_story() {
             && text.contains("happened before the watchlist's since (2025-11-15T00:00:00+00:00)"),
         "{text}"
     );
+
+    // Folds score every item: they list no item, so that a held-out part
+    // is not read through them.
+    let out = run(&[
+        "eval",
+        "--watchlist",
+        wl.to_str().unwrap(),
+        "--labels",
+        input.to_str().unwrap(),
+        "--folds",
+        "2",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("mean ") && !text.contains("false negatives") && !text.contains("Witkoff"),
+        "{text}"
+    );
 }

@@ -182,6 +182,11 @@ pub fn eval(watchlist: &Path, labels: &Path, opts: &EvalOptions) -> Result<(), F
             mean(&|r| r.recall()),
             min(&|r| r.recall())
         );
+        // Folds score every item, a held-out part too: their errors are
+        // not listed, and without --holdout nothing else is.
+        if opts.holdout.is_none() {
+            return Ok(());
+        }
     }
 
     let (tuning, validation): (Vec<&Labelled>, Vec<&Labelled>) = match &opts.holdout {
