@@ -65,15 +65,15 @@ fn validation_figures_on_the_real_stream() {
     let Some(path) = corpus("dev.jsonl") else { return };
     let r = validation(&path);
     assert!(r.true_pos + r.false_neg > 100, "labels look incomplete");
-    assert!(r.precision() >= 0.885, "precision {:.3}", r.precision());
-    assert!(r.recall() >= 0.93, "recall {:.3}", r.recall());
+    assert!(r.precision() >= 0.93, "precision {:.3}", r.precision());
+    assert!(r.recall() >= 0.94, "recall {:.3}", r.recall());
 }
 
 #[test]
 fn validation_figures_in_eight_languages() {
     let Some(path) = corpus("dev-multi.jsonl") else { return };
     let r = validation(&path);
-    assert!(r.precision() >= 0.98, "precision {:.3}", r.precision());
+    assert!(r.precision() >= 0.99, "precision {:.3}", r.precision());
     assert!(r.recall() >= 0.93, "recall {:.3}", r.recall());
     assert_eq!(r.by_lang.len(), 8, "{:?}", r.by_lang.keys());
     for (lang, c) in &r.by_lang {
@@ -101,9 +101,9 @@ fn every_language_and_look_alike_fixture() {
 fn written_probes_of_the_tuning_events() {
     let labels = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/watchlist/written-probes.jsonl");
     let r = evaluate(&shipped(), &read_labels(&labels).unwrap());
-    assert!(r.scored() >= 250, "{} probes", r.scored());
+    assert!(r.scored() >= 1400, "{} probes", r.scored());
     assert!(r.false_positives.is_empty(), "{:#?}", r.false_positives);
-    assert!(r.false_negatives.len() <= 3, "{:#?}", r.false_negatives);
+    assert!(r.false_negatives.len() <= 2, "{:#?}", r.false_negatives);
     for (lang, c) in &r.by_lang {
         assert!(c.true_pos + c.false_neg >= 3, "{lang}: too few probes");
     }
