@@ -577,15 +577,14 @@ fn since_drops_items_from_before_the_story() {
     ];
     let input = cfg.dir.path().join("items.jsonl");
     std::fs::write(&input, lines.join("\n")).unwrap();
-    let out = run(&[
-        "match",
-        "--watchlist",
-        wl.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let matched: Vec<bool> = stdout(&out)
+    // `match` or `eval` on the items, with more arguments; its standard output.
+    let (wl, input) = (wl.to_str().unwrap(), input.to_str().unwrap());
+    let on_items = |command: &str, file_flag: &str, more: &[&str]| {
+        let out = run(&[&[command, "--watchlist", wl, file_flag, input], more].concat());
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let matched: Vec<bool> = on_items("match", "--input", &[])
         .lines()
         .map(|l| {
             serde_json::from_str::<serde_json::Value>(l).unwrap()["matched"]
@@ -595,15 +594,7 @@ fn since_drops_items_from_before_the_story() {
         .collect();
     assert_eq!(matched, [true, false, true, false]);
 
-    let out = run(&[
-        "eval",
-        "--watchlist",
-        wl.to_str().unwrap(),
-        "--labels",
-        input.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = stdout(&out);
+    let text = on_items("eval", "--labels", &[]);
     assert!(text.contains("TP    2  FP    0  FN    1  TN     1"), "{text}");
     assert!(
         text.contains("old  Witkoff flies to Moscow")
@@ -613,17 +604,7 @@ fn since_drops_items_from_before_the_story() {
 
     // Folds score every item: they list no item, so that a held-out part
     // is not read through them.
-    let out = run(&[
-        "eval",
-        "--watchlist",
-        wl.to_str().unwrap(),
-        "--labels",
-        input.to_str().unwrap(),
-        "--folds",
-        "2",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = stdout(&out);
+    let text = on_items("eval", "--labels", &["--folds", "2"]);
     assert!(
         text.contains("mean ") && !text.contains("false negatives") && !text.contains("Witkoff"),
         "{text}"
