@@ -319,6 +319,7 @@ pub fn rules(seed: u64, ents: &[String], n: usize) -> WatchlistDef {
                 id: format!("rule-{i}"),
                 query,
                 severity: None,
+                weight: None,
             }
         })
         .collect();

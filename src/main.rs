@@ -104,6 +104,10 @@ enum Command {
         /// Which errors to list.
         #[arg(long, value_enum, default_value_t = Show::Tuning)]
         show: Show,
+        /// Precision and recall at each threshold an item's score can reach
+        /// (scores add the weights of the rules an item matches).
+        #[arg(long)]
+        sweep: bool,
     },
     /// Show what the current watchlists would have alerted among stored items.
     Replay {
@@ -358,6 +362,7 @@ fn main() -> ExitCode {
                 seed,
                 suggest,
                 show,
+                sweep,
             } => commands::eval(
                 &watchlist,
                 &labels,
@@ -367,6 +372,7 @@ fn main() -> ExitCode {
                     seed,
                     suggest,
                     show,
+                    sweep,
                 },
             ),
             Command::Replay { since, watchlist, json } => {

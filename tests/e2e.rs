@@ -610,3 +610,59 @@ fn since_drops_items_from_before_the_story() {
         "{text}"
     );
 }
+
+/// A watchlist with rule weights and a threshold: the daemon's matching
+/// path (`match`) adds the weights, and `eval --sweep` prints each
+/// threshold the items reach, marking the watchlist's own.
+#[test]
+fn weights_and_a_threshold_decide_a_match() {
+    let cfg = TestConfig::new(&[], "");
+    let wl = cfg.dir.path().join("watchlists/scored.toml");
+    std::fs::write(
+        &wl,
+        "name = \"scored\"\nthreshold = 1\n\
+         [[rule]]\nid = \"envoy\"\nquery = \"Witkoff\"\nweight = 0.5\n\
+         [[rule]]\nid = \"place\"\nquery = \"Moscow\"\nweight = 0.5\n\
+         [[rule]]\nid = \"plan\"\nquery = '\"peace plan\"'\n",
+    )
+    .unwrap();
+    let lines = [
+        r#"{"id": "a", "title": "Witkoff flies to Moscow", "label": "yes"}"#,
+        r#"{"id": "b", "title": "Witkoff on Gaza", "label": "no"}"#,
+        r#"{"id": "c", "title": "The peace plan in full", "label": "yes"}"#,
+        r#"{"id": "d", "title": "Moscow weather", "label": "no"}"#,
+    ];
+    let input = cfg.dir.path().join("items.jsonl");
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let (wl, input) = (wl.to_str().unwrap(), input.to_str().unwrap());
+    let out = run(&["match", "--watchlist", wl, "--input", input]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let matched: Vec<bool> = stdout(&out)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["matched"]
+                .as_bool()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(matched, [true, false, true, false]);
+
+    let out = run(&["eval", "--watchlist", wl, "--labels", input, "--sweep"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let sweep: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("threshold sweep"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert_eq!(sweep.len(), 2, "{text}");
+    assert!(
+        sweep[0].contains("0.50") && sweep[0].contains("TP    2  FP    2"),
+        "{text}"
+    );
+    assert!(
+        sweep[1].contains("1.00") && sweep[1].contains("TP    2  FP    0") && sweep[1].ends_with("<- the watchlist's"),
+        "{text}"
+    );
+}

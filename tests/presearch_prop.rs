@@ -129,7 +129,7 @@ proptest! {
         let aliases = aliases();
         let def = WatchlistDef {
             name: "p".into(),
-            rules: queries.iter().enumerate().map(|(i, q)| RuleDef { id: format!("r{i}"), query: q.clone(), severity: None }).collect(),
+            rules: queries.iter().enumerate().map(|(i, q)| RuleDef { id: format!("r{i}"), query: q.clone(), severity: None, weight: None }).collect(),
             exclude: exclude.into_iter().collect(),
             version: "v".into(),
             ..Default::default()

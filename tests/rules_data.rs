@@ -92,6 +92,7 @@ fn rule_cases_match_as_expected() {
                     id: "r".into(),
                     query: c.query.clone(),
                     severity: None,
+                    weight: None,
                 }],
                 version: "v".into(),
                 ..Default::default()

@@ -10,7 +10,9 @@ use anyhow::Context;
 use super::shared::{Failure, clip};
 use crate::config;
 use crate::rules::Matcher;
-use crate::rules::evaluate::{EvalReport, Labelled, Split, evaluate, folds, read_labelled, rule_counts, suggest};
+use crate::rules::evaluate::{
+    Counts, EvalReport, Labelled, Split, evaluate, folds, item_scores, read_labelled, rule_counts, suggest, sweep,
+};
 
 /// Which items' errors `eval` lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -31,6 +33,7 @@ pub struct EvalOptions {
     pub seed: u64,
     pub suggest: bool,
     pub show: Show,
+    pub sweep: bool,
 }
 
 /// Reads a labelled file, naming it in its errors.
@@ -118,6 +121,34 @@ fn print_errors(r: &EvalReport) {
             }
         }
     }
+}
+
+/// The sweep reads the tuning part only: a threshold chosen on the
+/// validation part would make its scores worthless.
+fn print_sweep(matcher: &Matcher, tuning: &[&Labelled], held_out: bool) {
+    let threshold = matcher.watchlists().first().and_then(|w| w.threshold);
+    let part = if held_out { "the tuning part" } else { "all items" };
+    println!("\nthreshold sweep over {part}: an item matches when its rules' weights add up to the threshold");
+    for (t, c) in sweep(&item_scores(matcher, tuning.iter().copied())) {
+        let mark = if threshold.is_some_and(|w| (w - t).abs() < 1e-9) {
+            "  <- the watchlist's"
+        } else {
+            ""
+        };
+        println!(
+            "  {t:>7.2}   {}  precision {:.3}  recall {:.3}{mark}",
+            counts_text(&c),
+            c.precision(),
+            c.recall()
+        );
+    }
+}
+
+fn counts_text(c: &Counts) -> String {
+    format!(
+        "TP {:>4}  FP {:>4}  FN {:>4}  TN {:>5}",
+        c.true_pos, c.false_pos, c.false_neg, c.true_neg
+    )
 }
 
 fn print_suggestions(matcher: &Matcher, items: &[&Labelled]) {
@@ -216,6 +247,9 @@ pub fn eval(watchlist: &Path, labels: &Path, opts: &EvalOptions) -> Result<(), F
         if opts.show != Show::None {
             print_errors(&tune);
         }
+    }
+    if opts.sweep {
+        print_sweep(&matcher, &tuning, opts.holdout.is_some());
     }
     if opts.suggest {
         print_suggestions(&matcher, &tuning);

@@ -187,6 +187,9 @@ pub(super) struct RawWatchlist {
     /// Items that happened before this date (a TOML date, or a string:
     /// "2025-11-15" or RFC 3339) are not matched.
     pub(super) since: Option<Spanned<toml::Value>>,
+    /// When set, an item matches when the weights of its matched rules add
+    /// up to at least this.
+    pub(super) threshold: Option<Spanned<toml::Value>>,
     #[serde(default)]
     pub(super) aliases: BTreeMap<String, Vec<Spanned<String>>>,
     #[serde(default)]
@@ -201,4 +204,5 @@ pub(super) struct RawRule {
     pub(super) id: Spanned<String>,
     pub(super) query: Spanned<String>,
     pub(super) severity: Option<Spanned<String>>,
+    pub(super) weight: Option<Spanned<toml::Value>>,
 }

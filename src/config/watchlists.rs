@@ -239,6 +239,10 @@ fn watchlist_from_source(
             .map_err(|e| diags.push(src.diag_span(v, format!("since: {e}"))))
             .ok()
     });
+    let threshold = raw
+        .threshold
+        .as_ref()
+        .and_then(|v| positive_number(src, v, "threshold", diags));
     if raw.rule.is_empty() {
         diags.push(src.diag_at(0, 0, "watchlist has no [[rule]]"));
     }
@@ -261,10 +265,12 @@ fn watchlist_from_source(
             }
             v
         });
+        let weight = r.weight.as_ref().and_then(|v| positive_number(src, v, "weight", diags));
         rule_defs.push(RuleDef {
             id: id.to_string(),
             query: r.query.get_ref().clone(),
             severity: sev,
+            weight,
         });
     }
     let mut hasher = Sha256::new();
@@ -286,6 +292,7 @@ fn watchlist_from_source(
             .collect(),
         version,
         since,
+        threshold,
     };
     match rules::compile_watchlist(&def, &shared.aliases) {
         Ok(wl) if diags.len() == before => Some((wl, Delivery { modes, escalate_at })),
@@ -305,6 +312,22 @@ fn watchlist_from_source(
                 };
                 diags.push(d);
             }
+            None
+        }
+    }
+}
+
+/// A rule's `weight` or a watchlist's `threshold`: a number above 0.
+fn positive_number(src: &Source, v: &Spanned<toml::Value>, field: &str, diags: &mut Vec<Diagnostic>) -> Option<f64> {
+    let n = match v.get_ref() {
+        toml::Value::Integer(i) => Some(*i as f64),
+        toml::Value::Float(f) => Some(*f),
+        _ => None,
+    };
+    match n {
+        Some(n) if n.is_finite() && n > 0.0 => Some(n),
+        _ => {
+            diags.push(src.diag_span(v, format!("{field} must be a number above 0, such as 1 or 0.5")));
             None
         }
     }
@@ -336,6 +359,25 @@ mod tests {
         let text = err.to_string();
         assert!(
             text.contains("w.toml:2:") && text.contains("since: invalid date '15 November'"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn weights_and_threshold_are_numbers_above_zero() {
+        let path = Path::new("w.toml");
+        let text = "threshold = 1.5\n[[rule]]\nid = \"a\"\nquery = \"Witkoff\"\nweight = 0.5\n[[rule]]\nid = \"b\"\nquery = \"Umerov\"\n";
+        let wl = watchlist_from_text(path, text).unwrap();
+        assert_eq!(wl.threshold, Some(1.5));
+        assert_eq!(wl.rules.iter().map(|r| r.weight).collect::<Vec<_>>(), [0.5, 1.0]);
+        let bad = "threshold = 0\n[[rule]]\nid = \"a\"\nquery = \"Witkoff\"\nweight = \"high\"\n";
+        let text = watchlist_from_text(path, bad).unwrap_err().to_string();
+        assert!(
+            text.contains("w.toml:1:") && text.contains("threshold must be a number above 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("w.toml:5:") && text.contains("weight must be a number above 0"),
             "{text}"
         );
     }

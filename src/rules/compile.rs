@@ -35,6 +35,9 @@ pub struct RuleDef {
     pub id: String,
     pub query: String,
     pub severity: Option<Severity>,
+    /// What the rule adds to an item's score when the watchlist has a
+    /// `threshold` (1 when not given).
+    pub weight: Option<f64>,
 }
 
 /// A watchlist as written, already checked for its shape by `config`.
@@ -53,6 +56,9 @@ pub struct WatchlistDef {
     pub version: String,
     /// Items that happened before this time are not matched.
     pub since: Option<DateTime<Utc>>,
+    /// When set, an item matches only when the weights of the rules it
+    /// matches add up to at least this.
+    pub threshold: Option<f64>,
 }
 
 /// Where in a watchlist a query error sits.
@@ -142,6 +148,8 @@ pub struct CompiledRule {
     pub id: String,
     pub severity: Option<Severity>,
     pub node: Node,
+    /// See [`RuleDef::weight`].
+    pub weight: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -156,6 +164,8 @@ pub struct CompiledWatchlist {
     /// Items that happened before this time are not matched (see
     /// [`crate::feed::event_time`]).
     pub since: Option<DateTime<Utc>>,
+    /// See [`WatchlistDef::threshold`].
+    pub threshold: Option<f64>,
 }
 
 /// Compiles a watchlist against the shared aliases. Every error is reported,
@@ -169,6 +179,7 @@ pub fn compile_watchlist(def: &WatchlistDef, shared: &Aliases) -> Result<Compile
                 id: r.id.clone(),
                 severity: r.severity,
                 node,
+                weight: r.weight.unwrap_or(1.0),
             }),
             Err(error) => errors.push(CompileError {
                 location: Location::Rule(i),
@@ -198,5 +209,6 @@ pub fn compile_watchlist(def: &WatchlistDef, shared: &Aliases) -> Result<Compile
         rules,
         exclude,
         since: def.since,
+        threshold: def.threshold,
     })
 }

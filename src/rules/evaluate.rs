@@ -234,6 +234,53 @@ pub fn evaluate<'a>(matcher: &Matcher, items: impl IntoIterator<Item = &'a Label
     r
 }
 
+/// Each scored item's relevance and score: the sum of the weights of the
+/// rules it matches, whatever the watchlist's threshold (0 when it matches
+/// none, or an exclusion or `since` drops it). One watchlist's matcher.
+pub fn item_scores<'a>(matcher: &Matcher, items: impl IntoIterator<Item = &'a Labelled>) -> Vec<(bool, f64)> {
+    let Some(wl) = matcher.watchlists().first() else {
+        return Vec::new();
+    };
+    let mut open = wl.clone();
+    open.threshold = None;
+    let weights: HashMap<&str, f64> = wl.rules.iter().map(|r| (r.id.as_str(), r.weight)).collect();
+    let open = Matcher::new(vec![open]);
+    items
+        .into_iter()
+        .filter_map(|l| {
+            let relevant = l.relevant?;
+            let score = open
+                .match_item(&l.item, &l.source, &l.feed_url, l.first_seen)
+                .first()
+                .map_or(0.0, |m| {
+                    m.rules
+                        .iter()
+                        .map(|r| weights.get(r.as_str()).copied().unwrap_or(0.0))
+                        .sum()
+                });
+            Some((relevant, score))
+        })
+        .collect()
+}
+
+/// The counts at each threshold an item can reach: the distinct scores
+/// above 0, ascending.
+pub fn sweep(items: &[(bool, f64)]) -> Vec<(f64, Counts)> {
+    let mut steps: Vec<f64> = items.iter().map(|(_, s)| *s).filter(|s| *s > 0.0).collect();
+    steps.sort_by(f64::total_cmp);
+    steps.dedup_by(|x, y| (*x - *y).abs() < 1e-9);
+    steps
+        .into_iter()
+        .map(|t| {
+            let mut c = Counts::default();
+            for &(relevant, score) in items {
+                c.add(relevant, score >= t - 1e-9);
+            }
+            (t, c)
+        })
+        .collect()
+}
+
 /// An item's language as the per-language scores group it.
 fn lang_of(l: &Labelled) -> &str {
     l.item.lang.as_deref().map_or("?", |s| s.split('-').next().unwrap_or(s))
@@ -514,6 +561,7 @@ mod tests {
                     id: format!("r{i}"),
                     query: q.to_string(),
                     severity: None,
+                    weight: None,
                 })
                 .collect(),
             version: "v".into(),
@@ -581,5 +629,15 @@ mod tests {
         assert!(!en.contains(&"witkoff"), "covered already: {s:?}");
         let miami = &text::words("Майами")[0];
         assert!(s.iter().any(|s| s.lang == "ru" && &s.term == miami), "{s:?}");
+    }
+
+    #[test]
+    fn the_sweep_counts_each_reachable_threshold() {
+        let items = [(true, 2.0), (true, 0.5), (false, 0.5), (false, 0.0), (true, 0.0)];
+        let got: Vec<(f64, usize, usize, usize)> = sweep(&items)
+            .into_iter()
+            .map(|(t, c)| (t, c.true_pos, c.false_pos, c.false_neg))
+            .collect();
+        assert_eq!(got, [(0.5, 2, 1, 1), (2.0, 1, 0, 2)]);
     }
 }

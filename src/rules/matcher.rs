@@ -24,6 +24,17 @@ fn happened_at(published: Option<i64>, seen: Option<i64>) -> Option<i64> {
     published.or(seen)
 }
 
+/// One watchlist's rules that matched an item, before its exclusions and
+/// threshold decide.
+struct Pending<'a> {
+    watchlist: u32,
+    rule_ids: Vec<&'a str>,
+    hits: Vec<RawHit<'a>>,
+    severity: Severity,
+    /// The sum of the matched rules' weights.
+    score: f64,
+}
+
 /// All watchlists compiled into one matcher.
 #[derive(Debug, Clone)]
 pub struct Matcher {
@@ -250,12 +261,10 @@ impl Matcher {
         found: Option<&eval::Found>,
     ) -> Vec<WatchlistMatch> {
         let mut out = Vec::new();
-        let mut current: Option<(u32, Vec<&str>, Vec<RawHit<'_>>, Severity)> = None;
-        let finish = |state: Option<(u32, Vec<&str>, Vec<RawHit<'_>>, Severity)>, out: &mut Vec<WatchlistMatch>| {
-            if let Some((w, ids, hits, sev)) = state {
-                if let Some(m) = self.conclude(doc, w as usize, ids, hits, sev, found) {
-                    out.push(m);
-                }
+        let mut current: Option<Pending<'_>> = None;
+        let finish = |state: Option<Pending<'_>>, out: &mut Vec<WatchlistMatch>| {
+            if let Some(m) = state.and_then(|p| self.conclude(doc, p, found)) {
+                out.push(m);
             }
         };
         for g in rules {
@@ -267,30 +276,40 @@ impl Matcher {
             }
             let mut hits = Vec::new();
             eval::eval(&rule.node, doc, found, &mut hits);
-            if current.as_ref().is_some_and(|c| c.0 != w) {
+            if current.as_ref().is_some_and(|c| c.watchlist != w) {
                 finish(current.take(), &mut out);
             }
-            let c = current.get_or_insert_with(|| (w, Vec::new(), Vec::new(), wl.severity));
-            c.1.push(&rule.id);
-            c.2.extend(hits);
+            let c = current.get_or_insert_with(|| Pending {
+                watchlist: w,
+                rule_ids: Vec::new(),
+                hits: Vec::new(),
+                severity: wl.severity,
+                score: 0.0,
+            });
+            c.rule_ids.push(&rule.id);
+            c.hits.extend(hits);
+            c.score += rule.weight;
             if let Some(s) = rule.severity {
-                c.3 = c.3.max(s);
+                c.severity = c.severity.max(s);
             }
         }
         finish(current.take(), &mut out);
         out
     }
 
-    fn conclude(
-        &self,
-        doc: &Document<'_>,
-        w: usize,
-        rule_ids: Vec<&str>,
-        mut hits: Vec<RawHit<'_>>,
-        severity: Severity,
-        found: Option<&eval::Found>,
-    ) -> Option<WatchlistMatch> {
+    fn conclude(&self, doc: &Document<'_>, p: Pending<'_>, found: Option<&eval::Found>) -> Option<WatchlistMatch> {
+        let Pending {
+            watchlist: w,
+            rule_ids,
+            mut hits,
+            severity,
+            score,
+        } = p;
+        let w = w as usize;
         let wl = &self.watchlists[w];
+        if wl.threshold.is_some_and(|t| score < t) {
+            return None;
+        }
         if wl.exclude.iter().any(|x| eval::test(x, doc, found)) {
             return None;
         }
@@ -500,6 +519,7 @@ mod tests {
                     id: id.to_string(),
                     query: q.to_string(),
                     severity: None,
+                    weight: None,
                 })
                 .collect(),
             exclude: exclude.iter().map(|s| s.to_string()).collect(),
@@ -514,6 +534,37 @@ mod tests {
             title,
             ..Default::default()
         })
+    }
+
+    /// With a threshold, an item matches when the weights of its matched
+    /// rules add up to it; an exclusion still cancels the match.
+    #[test]
+    fn a_threshold_adds_the_weights_of_matched_rules() {
+        let mut w = wl(
+            &[
+                ("weak-a", "Witkoff"),
+                ("weak-b", "Umerov"),
+                ("strong", "\"peace plan\""),
+            ],
+            &["Gaza"],
+        );
+        w.rules[0].weight = 0.5;
+        w.rules[1].weight = 0.5;
+        w.threshold = Some(1.0);
+        let m = Matcher::new(vec![w]);
+        let rules_of =
+            |title: &str| -> Option<Vec<String>> { m.match_document(&doc(title)).first().map(|x| x.rules.clone()) };
+        assert_eq!(rules_of("Witkoff in Moscow"), None);
+        assert_eq!(
+            rules_of("Witkoff meets Umerov"),
+            Some(vec!["weak-a".into(), "weak-b".into()])
+        );
+        assert_eq!(rules_of("A peace plan"), Some(vec!["strong".into()]));
+        assert_eq!(rules_of("Witkoff and Umerov on Gaza"), None);
+        // The exhaustive path agrees.
+        for t in ["Witkoff in Moscow", "Witkoff meets Umerov", "A peace plan"] {
+            assert_eq!(m.match_document(&doc(t)), m.match_document_exhaustive(&doc(t)), "{t}");
+        }
     }
 
     /// A watchlist's `since` drops items that happened before it: by their
