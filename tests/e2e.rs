@@ -557,6 +557,28 @@ fn alerts_command_filters_and_follows_new_alerts() {
     child.wait().unwrap();
 }
 
+/// `newshound match` or `eval` with a watchlist on a JSON Lines file
+/// (`--input` for match, `--labels` for eval), more arguments after; its
+/// standard output, once it has succeeded.
+fn on_items(command: &str, wl: &str, input: &str, more: &[&str]) -> String {
+    let file_flag = if command == "match" { "--input" } else { "--labels" };
+    let out = run(&[&[command, "--watchlist", wl, file_flag, input], more].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+}
+
+/// Whether `match` matched each line of `input`, in order.
+fn matched_lines(wl: &str, input: &str) -> Vec<bool> {
+    on_items("match", wl, input, &[])
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["matched"]
+                .as_bool()
+                .unwrap()
+        })
+        .collect()
+}
+
 /// A watchlist's `since` holds through `match` and `eval`: an item published
 /// before it does not match, a placeholder date gives way to `first_seen`,
 /// and `eval` says why a relevant item was dropped.
@@ -577,24 +599,10 @@ fn since_drops_items_from_before_the_story() {
     ];
     let input = cfg.dir.path().join("items.jsonl");
     std::fs::write(&input, lines.join("\n")).unwrap();
-    // `match` or `eval` on the items, with more arguments; its standard output.
     let (wl, input) = (wl.to_str().unwrap(), input.to_str().unwrap());
-    let on_items = |command: &str, file_flag: &str, more: &[&str]| {
-        let out = run(&[&[command, "--watchlist", wl, file_flag, input], more].concat());
-        assert!(out.status.success(), "{}", stderr(&out));
-        stdout(&out)
-    };
-    let matched: Vec<bool> = on_items("match", "--input", &[])
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["matched"]
-                .as_bool()
-                .unwrap()
-        })
-        .collect();
-    assert_eq!(matched, [true, false, true, false]);
+    assert_eq!(matched_lines(wl, input), [true, false, true, false]);
 
-    let text = on_items("eval", "--labels", &[]);
+    let text = on_items("eval", wl, input, &[]);
     assert!(text.contains("TP    2  FP    0  FN    1  TN     1"), "{text}");
     assert!(
         text.contains("old  Witkoff flies to Moscow")
@@ -604,7 +612,7 @@ fn since_drops_items_from_before_the_story() {
 
     // Folds score every item: they list no item, so that a held-out part
     // is not read through them.
-    let text = on_items("eval", "--labels", &["--folds", "2"]);
+    let text = on_items("eval", wl, input, &["--folds", "2"]);
     assert!(
         text.contains("mean ") && !text.contains("false negatives") && !text.contains("Witkoff"),
         "{text}"
@@ -635,21 +643,9 @@ fn weights_and_a_threshold_decide_a_match() {
     let input = cfg.dir.path().join("items.jsonl");
     std::fs::write(&input, lines.join("\n")).unwrap();
     let (wl, input) = (wl.to_str().unwrap(), input.to_str().unwrap());
-    let out = run(&["match", "--watchlist", wl, "--input", input]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let matched: Vec<bool> = stdout(&out)
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["matched"]
-                .as_bool()
-                .unwrap()
-        })
-        .collect();
-    assert_eq!(matched, [true, false, true, false]);
+    assert_eq!(matched_lines(wl, input), [true, false, true, false]);
 
-    let out = run(&["eval", "--watchlist", wl, "--labels", input, "--sweep"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = stdout(&out);
+    let text = on_items("eval", wl, input, &["--sweep"]);
     let sweep: Vec<&str> = text
         .lines()
         .skip_while(|l| !l.starts_with("threshold sweep"))
