@@ -603,6 +603,19 @@ fn since_drops_items_from_before_the_story() {
     assert_eq!(matched_lines(wl, input), [true, false, true, false]);
 
     let text = on_items("eval", wl, input, &[]);
+    // A date still to come is allowed, and `check` says what it means.
+    let before = std::fs::read_to_string(wl).unwrap();
+    std::fs::write(wl, before.replace("since = 2025-11-15", "since = 2999-01-01")).unwrap();
+    let out = run(&["check", "--config", cfg.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out)
+            .contains("since 2999-01-01T00:00:00+00:00 is in the future: this watchlist matches nothing until then"),
+        "{}",
+        stdout(&out)
+    );
+    std::fs::write(wl, before).unwrap();
+
     assert!(text.contains("TP    2  FP    0  FN    1  TN     1"), "{text}");
     assert!(
         text.contains("old  Witkoff flies to Moscow")

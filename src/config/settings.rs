@@ -287,6 +287,15 @@ fn load_with(path: &Path, resolve_secrets: bool) -> Result<Config, ConfigErrors>
                 ));
             } else {
                 names.insert(wl.name.clone(), file.clone());
+                if let Some(since) = wl.since.filter(|s| *s > chrono::Utc::now()) {
+                    warnings.push(whole_file(
+                        &file,
+                        format!(
+                            "since {} is in the future: this watchlist matches nothing until then",
+                            since.to_rfc3339()
+                        ),
+                    ));
+                }
                 if let Some(n) = delivery.escalate_at {
                     escalate_at.insert(wl.name.clone(), n);
                 }
