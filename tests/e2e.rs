@@ -596,11 +596,12 @@ fn since_drops_items_from_before_the_story() {
         r#"{"id": "old", "title": "Witkoff flies to Moscow", "published": "2025-10-20T10:00:00Z", "label": "yes"}"#,
         r#"{"id": "epoch", "title": "Witkoff in Miami", "published": "1970-01-01T00:00:00Z", "first_seen": "2025-11-20T08:00:00Z", "label": "yes"}"#,
         r#"{"id": "epoch-old", "title": "Witkoff in Miami", "published": "1970-01-01T00:00:00Z", "first_seen": "2025-11-02T08:00:00Z", "label": "no"}"#,
+        r#"{"id": "old-other", "title": "Snow in Kyiv", "published": "2025-10-20T10:00:00Z", "label": "yes"}"#,
     ];
     let input = cfg.dir.path().join("items.jsonl");
     std::fs::write(&input, lines.join("\n")).unwrap();
     let (wl, input) = (wl.to_str().unwrap(), input.to_str().unwrap());
-    assert_eq!(matched_lines(wl, input), [true, false, true, false]);
+    assert_eq!(matched_lines(wl, input), [true, false, true, false, false]);
 
     let text = on_items("eval", wl, input, &[]);
     // A date still to come is allowed, and `check` says what it means.
@@ -616,7 +617,13 @@ fn since_drops_items_from_before_the_story() {
     );
     std::fs::write(wl, before).unwrap();
 
-    assert!(text.contains("TP    2  FP    0  FN    1  TN     1"), "{text}");
+    assert!(text.contains("TP    2  FP    0  FN    2  TN     1"), "{text}");
+    // An old item no rule matches is a plain miss, not the date's.
+    assert_eq!(
+        text.matches("happened before the watchlist's since").count(),
+        1,
+        "{text}"
+    );
     assert!(
         text.contains("old  Witkoff flies to Moscow")
             && text.contains("happened before the watchlist's since (2025-11-15T00:00:00+00:00)"),

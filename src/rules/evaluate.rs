@@ -109,7 +109,8 @@ pub struct Miss {
     pub id: String,
     pub title: String,
     pub closest: Option<NearMiss>,
-    /// The watchlist's `since`, when the item happened before it.
+    /// The watchlist's `since`, when its rules match the item but the item
+    /// happened before it.
     pub before_since: Option<DateTime<Utc>>,
 }
 
@@ -217,11 +218,14 @@ pub fn evaluate<'a>(matcher: &Matcher, items: impl IntoIterator<Item = &'a Label
             }
             (true, None) => {
                 r.false_neg += 1;
-                let closest = matcher.with_item_document(&l.item, &l.source, &l.feed_url, |d| matcher.closest_miss(d));
-                let before_since = matcher
-                    .watchlists()
+                let (closest, undated) = matcher.with_item_document(&l.item, &l.source, &l.feed_url, |d| {
+                    (matcher.closest_miss(d), matcher.match_document(d))
+                });
+                // Named only when the rules match and the date alone drops
+                // the item.
+                let before_since = undated
                     .iter()
-                    .find_map(|w| matcher.before_since(&w.name, &l.item, l.first_seen));
+                    .find_map(|m| matcher.before_since(&m.watchlist, &l.item, l.first_seen));
                 r.false_negatives.push(Miss {
                     id: l.id.clone(),
                     title: l.item.title.clone(),
