@@ -248,6 +248,16 @@ fn strip_decorations(title: &str) -> &str {
     }
 }
 
+/// An item's time for grouping (Unix ms): when it was published, unless
+/// that is later than when it was first seen or more than 30 days before
+/// (placeholder dates such as 1970), else when it was first seen.
+pub fn story_time(published: Option<i64>, first_seen: i64) -> i64 {
+    const MONTH_MS: i64 = 30 * 24 * 3600 * 1000;
+    published
+        .filter(|p| *p <= first_seen && first_seen - p <= MONTH_MS)
+        .unwrap_or(first_seen)
+}
+
 /// Whether two items (their [`title_words`] and times, Unix ms) report the
 /// same story.
 pub fn same_story(a: &[String], a_at: i64, b: &[String], b_at: i64) -> bool {

@@ -557,6 +557,13 @@ fn alerts_command_filters_and_follows_new_alerts() {
     child.wait().unwrap();
 }
 
+/// `lines` written as `items.jsonl` in the test's directory.
+fn items_file(cfg: &TestConfig, lines: &[&str]) -> std::path::PathBuf {
+    let path = cfg.dir.path().join("items.jsonl");
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    path
+}
+
 /// `newshound match` or `eval` with a watchlist on a JSON Lines file
 /// (`--input` for match, `--labels` for eval), more arguments after; its
 /// standard output, once it has succeeded.
@@ -598,25 +605,11 @@ fn since_drops_items_from_before_the_story() {
         r#"{"id": "epoch-old", "title": "Witkoff in Miami", "published": "1970-01-01T00:00:00Z", "first_seen": "2025-11-02T08:00:00Z", "label": "no"}"#,
         r#"{"id": "old-other", "title": "Snow in Kyiv", "published": "2025-10-20T10:00:00Z", "label": "yes"}"#,
     ];
-    let input = cfg.dir.path().join("items.jsonl");
-    std::fs::write(&input, lines.join("\n")).unwrap();
+    let input = items_file(&cfg, &lines);
     let (wl, input) = (wl.to_str().unwrap(), input.to_str().unwrap());
     assert_eq!(matched_lines(wl, input), [true, false, true, false, false]);
 
     let text = on_items("eval", wl, input, &[]);
-    // A date still to come is allowed, and `check` says what it means.
-    let before = std::fs::read_to_string(wl).unwrap();
-    std::fs::write(wl, before.replace("since = 2025-11-15", "since = 2999-01-01")).unwrap();
-    let out = run(&["check", "--config", cfg.path().to_str().unwrap()]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stdout(&out)
-            .contains("since 2999-01-01T00:00:00+00:00 is in the future: this watchlist matches nothing until then"),
-        "{}",
-        stdout(&out)
-    );
-    std::fs::write(wl, before).unwrap();
-
     assert!(text.contains("TP    2  FP    0  FN    2  TN     1"), "{text}");
     // An old item no rule matches is a plain miss, not the date's.
     assert_eq!(
@@ -636,6 +629,18 @@ fn since_drops_items_from_before_the_story() {
     assert!(
         text.contains("mean ") && !text.contains("false negatives") && !text.contains("Witkoff"),
         "{text}"
+    );
+
+    // A date still to come is allowed, and `check` says what it means.
+    let before = std::fs::read_to_string(wl).unwrap();
+    std::fs::write(wl, before.replace("since = 2025-11-15", "since = 2999-01-01")).unwrap();
+    let out = run(&["check", "--config", cfg.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out)
+            .contains("since 2999-01-01T00:00:00+00:00 is in the future: this watchlist matches nothing until then"),
+        "{}",
+        stdout(&out)
     );
 }
 
@@ -660,8 +665,7 @@ fn weights_and_a_threshold_decide_a_match() {
         r#"{"id": "c", "title": "The peace plan in full", "label": "yes"}"#,
         r#"{"id": "d", "title": "Moscow weather", "label": "no"}"#,
     ];
-    let input = cfg.dir.path().join("items.jsonl");
-    std::fs::write(&input, lines.join("\n")).unwrap();
+    let input = items_file(&cfg, &lines);
     let (wl, input) = (wl.to_str().unwrap(), input.to_str().unwrap());
     assert_eq!(matched_lines(wl, input), [true, false, true, false]);
 

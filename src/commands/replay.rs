@@ -69,7 +69,7 @@ async fn replay_in(
                 alert_id: String::new(),
                 story_keys: crate::alert::story_keys(&s.item, &s.feed_url),
                 story_words: crate::stories::title_words(&s.item.title),
-                story_at: crate::feed::event_time(s.item.published.map(|p| p.timestamp_millis()), s.first_seen),
+                story_at: crate::stories::story_time(s.item.published.map(|p| p.timestamp_millis()), s.first_seen),
                 escalate_at: None,
                 sinks: Vec::new(),
                 payload: String::new(),

@@ -14,9 +14,8 @@ use anyhow::Context;
 use serde_json::Value;
 
 use super::shared::{Failure, quiet_on_broken_pipe};
-use crate::feed::event_time;
-use crate::feed::{item_from_json, str_field};
-use crate::stories::{StoryIndex, WINDOW_MS, WordCounts, title_words};
+use crate::feed::{first_seen_ms, item_from_json, str_field};
+use crate::stories::{StoryIndex, WINDOW_MS, WordCounts, story_time, title_words};
 
 fn lines(path: &Path) -> anyhow::Result<impl Iterator<Item = (usize, anyhow::Result<Value>)>> {
     let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
@@ -33,12 +32,6 @@ fn lines(path: &Path) -> anyhow::Result<impl Iterator<Item = (usize, anyhow::Res
         }))
 }
 
-fn time_of(v: &Value, key: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(str_field(v, key))
-        .ok()
-        .map(|d| d.timestamp_millis())
-}
-
 /// One item as grouping sees it.
 struct Entry {
     id: String,
@@ -53,7 +46,7 @@ fn read_items(items: &Path) -> anyhow::Result<Vec<Entry>> {
         let v = v?;
         let item = item_from_json(&v);
         let published = item.published.map(|p| p.timestamp_millis());
-        let seen = time_of(&v, "first_seen").or(published).unwrap_or(0);
+        let seen = first_seen_ms(&v).or(published).unwrap_or(0);
         let id = str_field(&v, "id").to_string();
         // Items without link or distinctive title are their own stories.
         let keys = item
@@ -65,7 +58,7 @@ fn read_items(items: &Path) -> anyhow::Result<Vec<Entry>> {
             keys,
             id,
             words: title_words(&item.title),
-            at: event_time(published, seen),
+            at: story_time(published, seen),
         });
     }
     Ok(out)

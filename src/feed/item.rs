@@ -4,17 +4,6 @@ use chrono::{DateTime, Utc};
 
 use super::identity::{link_story_key, title_story_key};
 
-/// When an item happened (Unix ms), for grouping stories and for a
-/// watchlist's `since`: when it was published, unless that is later than
-/// when it was first seen or more than 30 days before (placeholder dates
-/// such as 1970), else when it was first seen.
-pub fn event_time(published: Option<i64>, first_seen: i64) -> i64 {
-    const MONTH_MS: i64 = 30 * 24 * 3600 * 1000;
-    published
-        .filter(|p| *p <= first_seen && first_seen - p <= MONTH_MS)
-        .unwrap_or(first_seen)
-}
-
 /// A normalized feed entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {

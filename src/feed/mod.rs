@@ -27,7 +27,7 @@ pub use decode::{Decoded, charset_of, to_utf8};
 pub use error::FeedError;
 pub use html::html_to_text;
 pub use identity::{canonical_url, identity_url};
-pub use item::{Item, event_time};
+pub use item::Item;
 pub use json::{first_seen_ms, item_from_json, str_field};
 pub use parse::{
     MAX_ITEMS, ParsedDocument, ParsedFeed, RawEntry, assign_link_keys, parse, parse_document, syndication_period,

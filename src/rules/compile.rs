@@ -162,7 +162,7 @@ pub struct CompiledWatchlist {
     pub rules: Vec<CompiledRule>,
     pub exclude: Vec<Node>,
     /// Items that happened before this time are not matched (see
-    /// [`crate::feed::event_time`]).
+    /// [`crate::rules::Matcher::match_item`]).
     pub since: Option<DateTime<Utc>>,
     /// See [`WatchlistDef::threshold`].
     pub threshold: Option<f64>,
