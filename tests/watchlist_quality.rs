@@ -56,9 +56,10 @@ fn validation(path: &Path) -> EvalReport {
 }
 
 // The targets are 0.95 for precision and recall on both validation
-// parts and 0.90 recall in every language; the floors below are the
-// figures reached (docs/watchlists.md says where they stand and why), so
-// that no edit makes them worse unnoticed.
+// parts and 0.90 recall in every language. The floors below are the
+// targets where they are reached and the figure reached where not
+// (`dev.jsonl` precision; docs/watchlists.md says where it stands and
+// why), so that no edit makes them worse unnoticed.
 
 #[test]
 fn validation_figures_on_the_real_stream() {
@@ -66,7 +67,7 @@ fn validation_figures_on_the_real_stream() {
     let r = validation(&path);
     assert!(r.true_pos + r.false_neg > 100, "labels look incomplete");
     assert!(r.precision() >= 0.93, "precision {:.3}", r.precision());
-    assert!(r.recall() >= 0.94, "recall {:.3}", r.recall());
+    assert!(r.recall() >= 0.95, "recall {:.3}", r.recall());
 }
 
 #[test]
@@ -74,10 +75,10 @@ fn validation_figures_in_eight_languages() {
     let Some(path) = corpus("dev-multi.jsonl") else { return };
     let r = validation(&path);
     assert!(r.precision() >= 0.99, "precision {:.3}", r.precision());
-    assert!(r.recall() >= 0.93, "recall {:.3}", r.recall());
+    assert!(r.recall() >= 0.95, "recall {:.3}", r.recall());
     assert_eq!(r.by_lang.len(), 8, "{:?}", r.by_lang.keys());
     for (lang, c) in &r.by_lang {
-        assert!(c.recall() >= 0.81, "{lang}: recall {:.3}", c.recall());
+        assert!(c.recall() >= 0.90, "{lang}: recall {:.3}", c.recall());
     }
 }
 
@@ -101,7 +102,7 @@ fn every_language_and_look_alike_fixture() {
 fn written_probes_of_the_tuning_events() {
     let labels = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/watchlist/written-probes.jsonl");
     let r = evaluate(&shipped(), &read_labels(&labels).unwrap());
-    assert!(r.scored() >= 1400, "{} probes", r.scored());
+    assert!(r.scored() >= 1850, "{} probes", r.scored());
     assert!(r.false_positives.is_empty(), "{:#?}", r.false_positives);
     assert!(r.false_negatives.len() <= 2, "{:#?}", r.false_negatives);
     for (lang, c) in &r.by_lang {
