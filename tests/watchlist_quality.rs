@@ -56,17 +56,17 @@ fn validation(path: &Path) -> EvalReport {
 }
 
 // The targets are 0.95 for precision and recall on both validation
-// parts and 0.90 recall in every language. The floors below are the
-// targets where they are reached and the figure reached where not
-// (`dev.jsonl` precision; docs/watchlists.md says where it stands and
-// why), so that no edit makes them worse unnoticed.
+// parts and 0.90 recall in every language; the floors below are those
+// targets, so that no edit makes them worse unnoticed. The margins are
+// thin (docs/watchlists.md): one more false alarm or miss on `dev.jsonl`
+// fails the first test.
 
 #[test]
 fn validation_figures_on_the_real_stream() {
     let Some(path) = corpus("dev.jsonl") else { return };
     let r = validation(&path);
     assert!(r.true_pos + r.false_neg > 100, "labels look incomplete");
-    assert!(r.precision() >= 0.93, "precision {:.3}", r.precision());
+    assert!(r.precision() >= 0.95, "precision {:.3}", r.precision());
     assert!(r.recall() >= 0.95, "recall {:.3}", r.recall());
 }
 
@@ -102,7 +102,7 @@ fn every_language_and_look_alike_fixture() {
 fn written_probes_of_the_tuning_events() {
     let labels = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/watchlist/written-probes.jsonl");
     let r = evaluate(&shipped(), &read_labels(&labels).unwrap());
-    assert!(r.scored() >= 2140, "{} probes", r.scored());
+    assert!(r.scored() >= 2320, "{} probes", r.scored());
     assert!(r.false_positives.is_empty(), "{:#?}", r.false_positives);
     assert!(r.false_negatives.len() <= 2, "{:#?}", r.false_negatives);
     for (lang, c) in &r.by_lang {
