@@ -102,7 +102,7 @@ fn every_language_and_look_alike_fixture() {
 fn written_probes_of_the_tuning_events() {
     let labels = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/watchlist/written-probes.jsonl");
     let r = evaluate(&shipped(), &read_labels(&labels).unwrap());
-    assert!(r.scored() >= 2320, "{} probes", r.scored());
+    assert!(r.scored() >= 2500, "{} probes", r.scored());
     assert!(r.false_positives.is_empty(), "{:#?}", r.false_positives);
     assert!(r.false_negatives.len() <= 2, "{:#?}", r.false_negatives);
     for (lang, c) in &r.by_lang {
